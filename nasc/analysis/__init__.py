@@ -1,0 +1,1 @@
+"""Torch-free analyses: elaboration with shape inference, cost model (params, MACs, memory)."""

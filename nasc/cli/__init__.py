@@ -1,0 +1,1 @@
+"""The command-line interface (typer). Thin commands over the library API."""

@@ -1,0 +1,1 @@
+"""Exports: ONNX (verified with onnxruntime) and graphviz pictures."""

@@ -1,0 +1,1 @@
+"""Compiler passes over the IR, one module each, and the pipeline runner."""

@@ -1,0 +1,31 @@
+"""Where the shipped data lives: the grammar and the standard op library.
+
+An installed wheel carries them under `nasc/_data/`; an editable checkout has them at the repo root.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+_PKG = Path(__file__).resolve().parent
+
+
+def _data_dir(name: str) -> Path:
+    packaged = _PKG / "_data" / name
+    if packaged.is_dir():
+        return packaged
+    return _PKG.parent / name
+
+
+def grammar_path() -> Path:
+    """Path of `nasc.lark`."""
+    return _data_dir("grammar") / "nasc.lark"
+
+
+def stdlib_dir() -> Path:
+    """Directory holding the standard op libraries (`std.nas`, ...)."""
+    return _data_dir("stdlib_ops")
+
+
+def examples_dir() -> Path:
+    """The examples directory of a source checkout (not shipped in the wheel)."""
+    return _PKG.parent / "examples"

@@ -1,0 +1,1 @@
+"""The training backend: data, augmentation, trainer, checkpoints, run logging, configs."""
