@@ -86,6 +86,12 @@ class CheckpointError(NascError):
     kind = "checkpoint error"
 
 
+class DataError(NascError):
+    """A dataset cannot be read: files missing, truncated, in the wrong format, or unsafe to load."""
+
+    kind = "data error"
+
+
 class ExportError(NascError):
     """An export (ONNX, graphviz) failed or did not verify."""
 

@@ -29,3 +29,12 @@ def stdlib_dir() -> Path:
 def examples_dir() -> Path:
     """The examples directory of a source checkout (not shipped in the wheel)."""
     return _PKG.parent / "examples"
+
+
+def configs_dir() -> Path:
+    """The shipped experiment configs (`train.yaml`, `search_darts.yaml`); `examples/configs` in
+    a checkout, `nasc/_data/configs` in a wheel."""
+    packaged = _PKG / "_data" / "configs"
+    if packaged.is_dir():
+        return packaged
+    return _PKG.parent / "examples" / "configs"

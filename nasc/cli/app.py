@@ -21,6 +21,13 @@ app = typer.Typer(
 
 # One line per command module; each registers its commands on `app`.
 _COMMAND_MODULES = [
+    "cmd_compile",
+    "cmd_export",
+    "cmd_viz",
+    "cmd_stats",
+    "cmd_check",
+    "cmd_fmt",
+    "cmd_schema",
 ]
 
 for _name in _COMMAND_MODULES:

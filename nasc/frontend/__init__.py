@@ -1,1 +1,138 @@
-"""Front ends: the .nas language (lark) and YAML, both producing the same IR."""
+"""Front ends: the .nas language (lark) and YAML/JSON, both producing the same IR.
+
+    parse_source(text, path)         text -> Model (syntax, imports; chosen by file extension)
+    load_model(path, overrides)      file -> verified Model with `--set` param overrides applied
+    parse_overrides(["C=16"])        command-line `NAME=VALUE` items -> {"C": 16}
+
+Errors are `NascError`s with spans; several found together are raised as one `Diagnostics`.
+Any input, however malformed, raises nothing else (deep nesting included).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from nasc.errors import ConfigError, Diagnostics, NascError, ParseError, did_you_mean
+from nasc.ir.model import Model, Param
+from nasc.source import Span
+
+NAS_SUFFIXES = (".nas",)
+YAML_SUFFIXES = (".yaml", ".yml", ".json")
+
+__all__ = ["apply_overrides", "load_model", "parse_overrides", "parse_source", "read_text"]
+
+
+def parse_source(text: str, path: str | Path | None) -> Model:
+    """Parse a source text (by the extension of `path`: .nas, .yaml/.yml, .json) and resolve its
+    imports. The result is not verified; `load_model` does that."""
+    file = str(path) if path is not None else None
+    suffix = Path(file).suffix.lower() if file else ".nas"
+    try:
+        if suffix in YAML_SUFFIXES:
+            from nasc.frontend.yaml import parse_yaml
+
+            return parse_yaml(text, file)
+        if suffix not in NAS_SUFFIXES:
+            raise ParseError(f"unknown source type `{suffix or file}`",
+                             hint="nasc reads .nas, .yaml, .yml and .json files")
+        from nasc.frontend.dsl import build_model, read_source
+        from nasc.frontend.imports import resolve_imports
+
+        src = read_source(text, file)
+        imported = resolve_imports([(i.name, i.span) for i in src.imports], file)
+        return build_model(src, imported)
+    except RecursionError:
+        raise ParseError("input nested too deeply", Span(file=file, line=1, col=1),
+                         "simplify deeply nested expressions or YAML structures") from None
+
+
+def read_text(path: str | Path) -> str:
+    """Read a source file as text: missing, unreadable, binary or non-UTF-8 files raise `NascError`."""
+    from nasc.frontend.imports import read_source_text
+
+    return read_source_text(Path(path))
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, object]:
+    """`["C=16", "lr=0.1", "affine=false", "name='x'"]` -> `{"C": 16, "lr": 0.1, ...}`.
+
+    Values are literals: integers, floats, `true`/`false`, quoted strings; a bare word is a string.
+    """
+    from nasc.ir.expr import Lit, Neg, parse_expr
+
+    out: dict[str, object] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        name, raw = name.strip(), raw.strip()
+        if not sep or not name.isidentifier():
+            raise ConfigError(f"cannot read override `{item}`", key=item, hint="write `--set NAME=VALUE`, e.g. C=16")
+        if not raw:
+            raise ConfigError(f"override `{name}` has no value", key=name, hint=f"write `--set {name}=VALUE`")
+        value: object = raw
+        try:
+            e = parse_expr(raw)
+        except (NascError, ValueError, RecursionError):
+            e = None
+        if isinstance(e, Lit):
+            value = e.value
+        elif isinstance(e, Neg) and e.op == "-" and isinstance(e.operand, Lit) \
+                and isinstance(e.operand.value, (int, float)) and not isinstance(e.operand.value, bool):
+            value = -e.operand.value
+        out[name] = value
+    return out
+
+
+def _type_name(v: object) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(type(v), type(v).__name__)
+
+
+def apply_overrides(model: Model, overrides: Mapping[str, object] | None) -> Model:
+    """`model` with param defaults replaced by `overrides`; unknown names and values of the wrong
+    type raise `ConfigError` (all of them together as `Diagnostics`)."""
+    if not overrides:
+        return model
+    by_name = {p.name: p for p in model.params}
+    errors: list[NascError] = []
+    new: dict[str, Param] = {}
+    for name, value in overrides.items():
+        p = by_name.get(name)
+        if p is None:
+            hint = did_you_mean(name, by_name) or (
+                "params: " + ", ".join(by_name) if by_name else "the model declares no params")
+            errors.append(ConfigError(f"unknown param `{name}`", key=f"--set {name}", hint=hint))
+            continue
+        d = p.default
+        ok: object = None
+        if isinstance(d, bool):
+            ok = value if isinstance(value, bool) else None
+        elif isinstance(d, int):
+            ok = value if isinstance(value, int) and not isinstance(value, bool) else None
+        elif isinstance(d, float):
+            ok = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        else:
+            ok = value if isinstance(value, str) else None
+        if ok is None:
+            errors.append(ConfigError(f"param `{name}` is {_type_name(d)} (default {d!r}); got {value!r}",
+                                      key=f"--set {name}", hint=f"e.g. `--set {name}={str(d).lower() if isinstance(d, bool) else d}`"))
+            continue
+        new[name] = p.model_copy(update={"default": ok})
+    if errors:
+        raise Diagnostics(errors)
+    params = tuple(new.get(p.name, p) for p in model.params)
+    return model.model_copy(update={"params": params})
+
+
+def load_model(path: str | Path, overrides: Mapping[str, object] | None = None) -> Model:
+    """Read, parse, resolve imports, apply param overrides and verify the model in `path`.
+
+    Raises `NascError` (usually `Diagnostics` holding every problem found) on bad input.
+    """
+    from nasc.ir.verify import verify
+
+    text = read_text(path)
+    model = parse_source(text, str(path))
+    model = apply_overrides(model, overrides)
+    errors = verify(model)
+    if errors:
+        raise Diagnostics(errors)
+    return model

@@ -1,0 +1,150 @@
+"""`nasc compile SRC -o model.pt`: source -> passes -> module -> one weights file (`nasc.load`).
+
+    nasc compile final.nas -o model.pt --cells 20 --channels 36 --aux --drop-path
+    nasc compile final.nas -o model.pt --passes "aux-towers,affine-bn" --option aux-towers.weight=0.3
+    nasc compile final.nas -o model.pt --dump-after aux-towers      # print the IR after that pass
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from nasc.errors import ConfigError, NascError
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value: int, float, true/false, a JSON list/object, else the text itself."""
+    t = text.strip()
+    if t.lower() in ("true", "false"):
+        return t.lower() == "true"
+    for conv in (int, float):
+        try:
+            return conv(t)
+        except ValueError:
+            pass
+    if t[:1] in "[{":
+        try:
+            return json.loads(t)
+        except json.JSONDecodeError:
+            pass
+    if len(t) >= 2 and t[0] == t[-1] and t[0] in "'\"":
+        return t[1:-1]
+    return t
+
+
+def parse_key_values(items: list[str], flag: str) -> dict[str, Any]:
+    """`["C=16", "layers=8"]` -> `{"C": 16, "layers": 8}`; a malformed item is a `ConfigError`."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"`{flag} {item}` is not KEY=VALUE", key=flag, hint=f"e.g. `{flag} C=16`")
+        out[key.strip()] = parse_value(value)
+    return out
+
+
+def parse_pass_options(items: list[str]) -> dict[str, dict[str, Any]]:
+    """`["aux-towers.weight=0.3", "finalize.weights=@alphas.json"]` -> per-pass options; a value
+    `@file` is read from a JSON or YAML file."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in parse_key_values(items, "--option").items():
+        name, dot, opt = key.partition(".")
+        if not dot or not opt:
+            raise ConfigError(f"`--option {key}=...` must be PASS.OPTION=VALUE", key="--option",
+                              hint="e.g. `--option aux-towers.weight=0.3`")
+        if isinstance(value, str) and value.startswith("@"):
+            value = _read_data_file(value[1:])
+        out.setdefault(name, {})[opt] = value
+    return out
+
+
+def _read_data_file(path: str) -> Any:
+    import yaml
+
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise ConfigError(f"cannot read `{path}`: {e.strerror}", key="--option") from None
+    try:
+        return json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as e:
+        raise ConfigError(f"`{path}` is not valid JSON/YAML: {str(e).splitlines()[0]}", key="--option") from None
+
+
+def parse_int_list(text: str | None, flag: str) -> list[int] | None:
+    """`"6,13"` -> `[6, 13]`."""
+    if text is None:
+        return None
+    try:
+        return [int(x) for x in text.replace(" ", "").split(",") if x]
+    except ValueError:
+        raise ConfigError(f"`{flag} {text}` must be comma-separated integers", key=flag, hint=f"e.g. `{flag} 6,13`") from None
+
+
+def fail(err: NascError) -> typer.Exit:
+    """Print a rendered library error to stderr; the exit to raise (code 1)."""
+    from nasc.cli.render import render_error
+
+    typer.echo(render_error(err), err=True)
+    return typer.Exit(code=1)
+
+
+def register(app: typer.Typer) -> None:
+    """Register `nasc compile`."""
+
+    @app.command("compile")
+    def compile_cmd(
+        src: Path = typer.Argument(..., help="network source (.nas or .yaml)"),
+        output: Path = typer.Option(..., "-o", "--output", help="the model file to write (e.g. model.pt)"),
+        cells: Optional[int] = typer.Option(None, "--cells", help="scale up: number of cells"),
+        channels: Optional[int] = typer.Option(None, "--channels", help="scale up: initial cell width"),
+        reductions: Optional[str] = typer.Option(None, "--reductions", help="scale up: reduction cells, e.g. 6,13"),
+        aux: Optional[bool] = typer.Option(None, "--aux/--no-aux", help="add / remove the auxiliary tower"),
+        drop_path: bool = typer.Option(False, "--drop-path", help="mark non-identity edges for drop path"),
+        sets: list[str] = typer.Option([], "--set", help="override a model param: KEY=VALUE (repeatable)"),
+        passes: Optional[str] = typer.Option(None, "--passes", help='explicit pass list, e.g. "aux-towers,affine-bn"'),
+        options: list[str] = typer.Option([], "--option", help="pass option PASS.KEY=VALUE (@file reads JSON/YAML)"),
+        dump_after: Optional[str] = typer.Option(None, "--dump-after", help="print the IR (.nas) after this pass"),
+        seed: int = typer.Option(0, "--seed", help="seed of the weight initialisation"),
+        verify: bool = typer.Option(False, "--verify", help="verify the IR after every pass"),
+    ) -> None:
+        """Compile a network to a single weights file loadable with `nasc.load`."""
+        from nasc.frontend import parse_overrides
+        from nasc.lower.artifact import save_artifact
+        from nasc.lower.compile import compile_model
+        from nasc.passes.registry import PassResult
+
+        dumped: list[str] = []
+
+        def observe(r: PassResult) -> None:
+            if r.name == dump_after:
+                from nasc.ir.printer import print_model
+
+                typer.echo(f"# IR after pass `{r.name}`{'' if r.changed else ' (unchanged)'}")
+                typer.echo(print_model(r.model))
+                dumped.append(r.name)
+
+        try:
+            result = compile_model(
+                src, overrides=parse_overrides(sets), passes=passes, options=parse_pass_options(options),
+                cells=cells, channels=channels, reductions=parse_int_list(reductions, "--reductions"),
+                aux=aux, drop_path=drop_path, seed=seed, verify=verify, observer=observe)
+            if dump_after is not None and not dumped:
+                ran = ", ".join(r.name for r in result.passes) or "none"
+                raise ConfigError(f"--dump-after `{dump_after}`: no such pass in the pipeline",
+                                  key="--dump-after", hint=f"the pipeline ran: {ran}")
+            meta = {"source": str(src), "passes": [r.name for r in result.passes], "seed": seed}
+            save_artifact(output, result.model, result.module, result.overrides, meta)
+        except NascError as e:
+            raise fail(e) from None
+        net = result.module
+        total = sum(p.numel() for p in net.parameters())
+        aux_n = sum(p.numel() for p in net.aux.parameters()) if net.aux is not None else 0
+        ran = ", ".join(f"{r.name}{'' if r.changed else ' (no change)'}" for r in result.passes)
+        typer.echo(f"compiled {result.model.name}: {len(result.network.cells)} cells, "
+                   f"{total - aux_n:,} params" + (f" (+{aux_n:,} aux)" if aux_n else ""))
+        typer.echo(f"passes: {ran}")
+        typer.echo(f"wrote {output}")

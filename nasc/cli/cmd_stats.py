@@ -1,0 +1,98 @@
+"""`nasc stats FILE`: parameters, multiply-adds and activation memory of a model (no torch).
+
+A table of the stems, cells (one row each with `--per-cell`), head and aux head with the totals,
+or with `--json` one JSON object (`CostReport.as_dict()` plus the model name).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+
+def _si(n: int) -> str:
+    """3349342 -> '3.35M'."""
+    for div, unit in ((10**9, "G"), (10**6, "M"), (10**3, "k")):
+        if abs(n) >= div:
+            return f"{n / div:.2f}{unit}"
+    return str(n)
+
+
+def _mib(n: int) -> str:
+    """Bytes as MiB (or KiB for small figures)."""
+    return f"{n / 2**20:.2f} MiB" if n >= 2**20 else f"{n / 2**10:.1f} KiB"
+
+
+def _shape(s: tuple[int, ...] | list[int]) -> str:
+    return "x".join(str(v) for v in s)
+
+
+def register(app: typer.Typer) -> None:
+    """Register `nasc stats`."""
+
+    @app.command("stats")
+    def stats_cmd(
+        src: Path = typer.Argument(..., help="a .nas / .yaml model or search space"),
+        sets: list[str] = typer.Option([], "--set", help="override a model param: NAME=VALUE (repeatable)"),
+        as_json: bool = typer.Option(False, "--json", help="print one JSON object instead of a table"),
+        per_cell: bool = typer.Option(False, "--per-cell", help="one table row per cell instance"),
+    ) -> None:
+        """Parameters, multiply-adds (as torch's flop counter counts them, / 2) and float32
+        activation memory of one batch-1 eval forward; a choice edge counts all its candidates."""
+        from nasc.analysis.cost import cost
+        from nasc.analysis.elaborate import elaborate
+        from nasc.errors import NascError
+        from nasc.frontend import load_model, parse_overrides
+
+        try:
+            model = load_model(str(src), overrides=parse_overrides(sets) or None)
+            network = elaborate(model)
+            report = cost(network)
+        except NascError as err:
+            from nasc.cli.render import render_error
+
+            typer.echo(render_error(err), err=True)
+            raise typer.Exit(1) from None
+
+        if as_json:
+            typer.echo(json.dumps({"model": model.name, **report.as_dict()}, indent=2))
+            return
+
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"{model.name}: input {_shape(report.input_shape)}, {report.classes} classes, "
+                            f"{len(report.cells)} cells")
+        table.add_column("part")
+        table.add_column("out", justify="right")
+        table.add_column("params", justify="right")
+        table.add_column("MACs", justify="right")
+        table.add_column("activations", justify="right")
+
+        def row(name: str, out: str, params: int, macs: int, act: int | None, **kw: object) -> None:
+            table.add_row(name, out, f"{params:,}", f"{macs:,}", "" if act is None else _mib(act), **kw)  # type: ignore[arg-type]
+
+        stem_out = _shape(network.stems[-1].out_shape) if network.stems else ""
+        row("input + stems", stem_out, report.stems.params, report.stems.macs,
+            report.stems.activation_bytes + 4 * report.input_shape[0] * report.input_shape[1] * report.input_shape[2])
+        if per_cell:
+            for c in report.cells:
+                row(f"cell {c.index} {c.template}", _shape(c.out_shape), c.params, c.macs, c.activation_bytes)
+        else:
+            for red, label in ((False, "normal cells"), (True, "reduction cells")):
+                cs = [c for c in report.cells if c.reduction == red]
+                if cs:
+                    row(f"{label} ({len(cs)})", "", sum(c.params for c in cs), sum(c.macs for c in cs),
+                        sum(c.activation_bytes for c in cs))
+        row("head", _shape(network.head.out_shape), report.head.params, report.head.macs,
+            report.head.activation_bytes)
+        table.add_section()
+        row("total (eval)", "", report.params, report.macs, report.activation_bytes, style="bold")
+        if report.aux is not None:
+            row(f"aux head (after cell {network.aux_after}, training)", "", report.aux.params, report.aux.macs, None)
+            row("total with aux", "", report.params_with_aux, report.macs_with_aux, None)
+        console = Console(width=110)
+        console.print(table)
+        console.print(f"params {_si(report.params)}, MACs {_si(report.macs)}, "
+                      f"activations {_mib(report.activation_bytes)} (float32, batch 1)")

@@ -1,0 +1,122 @@
+"""Import resolution: `import std` and `import "rel/path.nas"` -> the imported op definitions.
+
+`std` (any bare name) is looked up in the standard library directory (`nasc.resources.stdlib_dir`),
+then beside the importing file; a quoted path is relative to the importing file. Imported ops get
+`module=<import name>`; a library's own imports come first, in order. Parsed libraries are cached
+per process (keyed by path, size and modification time), so a search that loads many models parses
+`std.nas` once. Missing files and import cycles are errors pointing at the `import` line.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from nasc.errors import Diagnostics, NameResolutionError, NascError, ParseError, did_you_mean
+from nasc.ir.model import OpDef
+from nasc.resources import stdlib_dir
+from nasc.source import Span
+
+_CACHE: dict[tuple[str, str, int, int], tuple[OpDef, ...]] = {}
+
+
+def import_path(name: str, importer: str | None) -> Path | None:
+    """Where `import name` in file `importer` points, or None when no such file exists."""
+    base = Path(importer).parent if importer else Path(".")
+    if name.endswith(".nas") or "/" in name or "\\" in name:
+        p = base / name
+        return p if p.is_file() else None
+    for cand in (stdlib_dir() / f"{name}.nas", base / f"{name}.nas"):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _stdlib_names() -> list[str]:
+    try:
+        return sorted(p.stem for p in stdlib_dir().glob("*.nas"))
+    except OSError:
+        return []
+
+
+def read_source_text(path: Path, span: Span | None = None) -> str:
+    """The text of a source file; unreadable, binary or non-UTF-8 files raise `ParseError`."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise NameResolutionError(f"file not found: {path}", span) from None
+    except IsADirectoryError:
+        raise ParseError(f"{path} is a directory, not a source file", span) from None
+    except OSError as e:
+        raise ParseError(f"cannot read {path}: {e.strerror or e}", span) from None
+    return decode_source(data, str(path))
+
+
+def decode_source(data: bytes, file: str) -> str:
+    """Decode source bytes as UTF-8 (a BOM is allowed); binary data and bad bytes raise `ParseError`."""
+    if b"\x00" in data:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise ParseError("this is a binary file, not nasc source", Span(file=file, line=line, col=1),
+                         "nasc reads .nas, .yaml, .yml and .json text files")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        before = data[: e.start]
+        line = before.count(b"\n") + 1
+        col = e.start - (before.rfind(b"\n") + 1) + 1
+        raise ParseError(f"invalid UTF-8 byte 0x{data[e.start]:02x}", Span(file=file, line=line, col=col),
+                         "save the file as UTF-8") from None
+
+
+def resolve_imports(imports: Sequence[tuple[str, Span | None]], importer: str | None,
+                    _stack: tuple[str, ...] = ()) -> tuple[OpDef, ...]:
+    """The ops brought in by `imports` (name, span of the import) of the file `importer`.
+
+    Every problem (missing file, cycle, errors inside a library) is collected into `Diagnostics`.
+    """
+    stack = _stack or ((os.path.abspath(importer),) if importer else ())
+    errors: list[NascError] = []
+    out: list[OpDef] = []
+    for name, span in imports:
+        path = import_path(name, importer)
+        if path is None:
+            quoted = name.endswith(".nas") or "/" in name
+            hint = (f"the path is relative to {Path(importer).parent if importer else 'the current directory'}"
+                    if quoted else did_you_mean(name, _stdlib_names())
+                    or f"standard libraries: {', '.join(_stdlib_names())}")
+            errors.append(NameResolutionError(f"cannot find import `{name}`", span, hint))
+            continue
+        key = os.path.abspath(path)
+        if key in stack:
+            chain = " -> ".join(Path(p).name for p in (*stack[stack.index(key):], key))
+            errors.append(NameResolutionError(f"import cycle: {chain}", span,
+                                              "move the shared ops into a library both files import"))
+            continue
+        try:
+            out.extend(_load_library(path, name, (*stack, key), span))
+        except Diagnostics as d:
+            errors.extend(d.errors)
+        except NascError as e:
+            errors.append(e)
+    if errors:
+        raise Diagnostics(errors)
+    return tuple(out)
+
+
+def _load_library(path: Path, module: str, stack: tuple[str, ...], span: Span | None) -> tuple[OpDef, ...]:
+    """The ops of one library file (its own imports first), from the cache when unchanged."""
+    from nasc.frontend.dsl import library_ops, read_source
+
+    try:
+        st = path.stat()
+    except OSError as e:
+        raise ParseError(f"cannot read {path}: {e.strerror or e}", span) from None
+    key = (os.path.abspath(path), module, st.st_size, st.st_mtime_ns)
+    if key in _CACHE:
+        return _CACHE[key]
+    text = read_source_text(path, span)
+    src = read_source(text, str(path))
+    nested = resolve_imports([(i.name, i.span) for i in src.imports], str(path), stack)
+    ops = nested + library_ops(src, module)
+    _CACHE[key] = ops
+    return ops
