@@ -77,9 +77,10 @@ def main() -> None:
         sizes = sorted(per_cell)
         base = per_cell[sizes[0]]
         ratios = ", ".join(f"x{n}: {per_cell[n] / base:.2f}" for n in sizes)
-        print(f"shape inference time per cell relative to {sizes[0]} cells ({ratios}); "
-              "about 1.0 everywhere means linear growth")
-
+        print(f"shape inference ms/cell relative to {sizes[0]} cells: {ratios} (at most 1: no worse than linear)")
+        totals = {n: per_cell[n] * n for n in sizes}  # ms
+        marginal = [f"{a}->{b}: {(totals[b] - totals[a]) / (b - a):.3f}" for a, b in zip(sizes, sizes[1:])]
+        print("marginal ms per added cell " + ", ".join(marginal) + " (equal figures: linear growth)")
 
 if __name__ == "__main__":
     main()

@@ -9,7 +9,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load"]
+__all__ = ["__version__", "compile_model", "load"]
 
 
 def load(path: str, **kwargs: Any) -> Any:
@@ -17,3 +17,11 @@ def load(path: str, **kwargs: Any) -> Any:
     from nasc.lower.artifact import load_module
 
     return load_module(path, **kwargs)
+
+
+def compile_model(source: Any, **kwargs: Any) -> Any:
+    """Compile a `.nas`/`.yaml` source (or a `Model`) through the passes to a module; returns a
+    `nasc.lower.compile.CompileResult` (model, network, module, pass reports)."""
+    from nasc.lower.compile import compile_model as _compile
+
+    return _compile(source, **kwargs)

@@ -28,6 +28,8 @@ _COMMAND_MODULES = [
     "cmd_check",
     "cmd_fmt",
     "cmd_schema",
+    "cmd_train",
+    "cmd_search",
 ]
 
 for _name in _COMMAND_MODULES:

@@ -1,7 +1,8 @@
 """`nasc check FILE [--set NAME=VALUE]...`: parse, verify and infer every shape; report all errors.
 
 Exit 0 with a one-line summary (cells, templates, input, classes, parameters), or exit 1 with
-every error rendered as `file:line:col`, the source line and a caret. Warnings (unused nodes) are
+every error rendered as `file:line:col`, the source line and a caret. An op library (a .nas file
+of imports and ops only, like std.nas) is checked too: its ops' names, arguments and recursion. Warnings (unused nodes) are
 printed but do not fail the check. Never imports torch.
 """
 from __future__ import annotations
@@ -45,9 +46,13 @@ def summary(model: object, network: object | None, params: int | None) -> str:
 def run_check(path: str, sets: list[str]) -> tuple[str, list[str]]:
     """Check one file: (summary line, rendered warnings); raises `NascError` on errors."""
     from nasc.cli.render import render_error
-    from nasc.frontend import load_model, parse_overrides
+    from nasc.frontend import is_library, load_library, load_model, parse_overrides, read_text
     from nasc.ir.verify import lint
 
+    if is_library(read_text(path), path):
+        ops = load_library(path)
+        own = sum(1 for d in ops if d.module == "local")
+        return f"ok: op library {path}: {own} ops", []
     model = load_model(path, parse_overrides(sets) or None)
     warnings = [render_error(w) for w in lint(model)]
     try:

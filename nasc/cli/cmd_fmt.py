@@ -54,10 +54,14 @@ def format_text(text: str, path: str) -> str:
 
     suffix = Path(path).suffix.lower()
     if suffix in YAML_SUFFIXES:
+        from nasc.ir.model import LOCAL_MODULE
         from nasc.ir.serde import to_json, to_yaml
 
         model = parse_source(text, path)
-        out = to_json(model) if suffix == ".json" else _yaml_header(text) + to_yaml(model)
+        # a self-contained file (imported ops written out) stays self-contained
+        contained = any(d.module != LOCAL_MODULE for d in model.ops) and not any(
+            d.module != LOCAL_MODULE and d.span is not None and d.span.file != path for d in model.ops)
+        out = to_json(model, contained) if suffix == ".json" else _yaml_header(text) + to_yaml(model, contained)
         if parse_source(out, path) != model:
             raise ValidationError("internal error: formatting would change the model; file left as is")
         return out
@@ -87,7 +91,8 @@ def register(app: typer.Typer) -> None:
     @app.command("fmt")
     def fmt_cmd(
         files: list[Path] = typer.Argument(..., help=".nas / .yaml / .json files to format"),
-        check: bool = typer.Option(False, "--check", help="do not write; exit 1 (with a diff) if a file is not canonical"),
+        check: bool = typer.Option(False, "--check",
+                                   help="do not write; exit 1 (with a diff) if a file is not canonical"),
     ) -> None:
         """Rewrite files in canonical form (idempotent; comments are kept)."""
         from nasc.cli.render import clear_cache, render_error

@@ -22,7 +22,8 @@ def _lines(file: str) -> tuple[str, ...] | None:
             data = fh.read(4_000_000)
     except OSError:
         return None
-    return tuple(data.decode("utf-8", errors="replace").splitlines())
+    # split on "\n" only: spans count lines the way the parsers do
+    return tuple(ln.rstrip("\r") for ln in data.decode("utf-8", errors="replace").split("\n"))
 
 
 def source_line(file: str | None, line: int) -> str | None:

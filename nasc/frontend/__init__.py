@@ -2,6 +2,7 @@
 
     parse_source(text, path)         text -> Model (syntax, imports; chosen by file extension)
     load_model(path, overrides)      file -> verified Model with `--set` param overrides applied
+    load_library(path)               an op library (imports and ops only, like std.nas) -> verified ops
     parse_overrides(["C=16"])        command-line `NAME=VALUE` items -> {"C": 16}
 
 Errors are `NascError`s with spans; several found together are raised as one `Diagnostics`.
@@ -13,13 +14,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from nasc.errors import ConfigError, Diagnostics, NascError, ParseError, did_you_mean
-from nasc.ir.model import Model, Param
+from nasc.ir.model import Model, OpDef, Param
 from nasc.source import Span
 
 NAS_SUFFIXES = (".nas",)
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 
-__all__ = ["apply_overrides", "load_model", "parse_overrides", "parse_source", "read_text"]
+__all__ = ["apply_overrides", "is_library", "load_library", "load_model", "parse_overrides", "parse_source",
+           "read_text"]
 
 
 def parse_source(text: str, path: str | Path | None) -> Model:
@@ -112,8 +114,9 @@ def apply_overrides(model: Model, overrides: Mapping[str, object] | None) -> Mod
         else:
             ok = value if isinstance(value, str) else None
         if ok is None:
+            example = str(d).lower() if isinstance(d, bool) else d
             errors.append(ConfigError(f"param `{name}` is {_type_name(d)} (default {d!r}); got {value!r}",
-                                      key=f"--set {name}", hint=f"e.g. `--set {name}={str(d).lower() if isinstance(d, bool) else d}`"))
+                                      key=f"--set {name}", hint=f"e.g. `--set {name}={example}`"))
             continue
         new[name] = p.model_copy(update={"default": ok})
     if errors:
@@ -136,3 +139,38 @@ def load_model(path: str | Path, overrides: Mapping[str, object] | None = None) 
     if errors:
         raise Diagnostics(errors)
     return model
+
+
+def is_library(text: str, path: str | Path) -> bool:
+    """Whether .nas `text` is an op library: ops (and imports) only. Raises `ParseError` on bad syntax."""
+    if Path(str(path)).suffix.lower() not in NAS_SUFFIXES:
+        return False
+    from nasc.frontend.dsl import read_source
+
+    src = read_source(text, str(path))
+    return bool(src.ops) and not (src.networks or src.cells or src.params or src.choices)
+
+
+def load_library(path: str | Path) -> tuple[OpDef, ...]:
+    """Read an op library, resolve its imports and verify its ops (names, arguments, recursion).
+
+    Returns the imported ops followed by the library's own; errors raise `Diagnostics`.
+    """
+    from nasc.frontend.dsl import library_ops, read_source
+    from nasc.frontend.imports import resolve_imports
+    from nasc.ir.expr import Lit
+    from nasc.ir.model import LOCAL_MODULE, Head, Layout, OpCall
+    from nasc.ir.verify import verify
+
+    file = str(path)
+    src = read_source(read_text(file), file)
+    imported = resolve_imports([(i.name, i.span) for i in src.imports], file)
+    ops = imported + library_ops(src, LOCAL_MODULE)
+    one = Lit(value=1)
+    stub = Model(name=Path(file).stem, imports=tuple(i.name for i in src.imports), ops=ops,
+                 input=(one, one, one), classes=one, stems=(), cells=(), layout=Layout(cells=one, channels=one),
+                 head=Head(op=OpCall(op="identity")))
+    errors = verify(stub, network=False)
+    if errors:
+        raise Diagnostics(errors)
+    return ops

@@ -13,8 +13,7 @@ so no input can make the front end hit Python's recursion limit.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from nasc.errors import Diagnostics, NascError, NameResolutionError, ParseError, ValidationError, did_you_mean
 from nasc.frontend.syntax import parse_text
@@ -26,7 +25,7 @@ from nasc.ir.model import (
 from nasc.source import Span
 
 if TYPE_CHECKING:
-    from lark import Token, Tree
+    from lark import Token
 
 MAX_DEPTH = 64  # deepest expression accepted (nesting of tuples, operators and signs)
 MAX_INT = 2**63  # larger integer literals are refused (they cannot be sizes or counts)
@@ -39,8 +38,7 @@ _OP_KEYS = ("stem", "head", "aux")
 
 # ---- raw forms of what is not IR yet -----------------------------------------------------------
 
-@dataclass
-class Kwarg:
+class Kwarg(NamedTuple):
     """`name=value` inside a call."""
 
     name: str
@@ -48,8 +46,7 @@ class Kwarg:
     span: Span
 
 
-@dataclass
-class Call:
+class Call(NamedTuple):
     """`name` or `name(args)`; `args is None` when written without parentheses."""
 
     name: str
@@ -58,8 +55,7 @@ class Call:
     name_span: Span
 
 
-@dataclass
-class InlineChoice:
+class InlineChoice(NamedTuple):
     """`[a, b(k=1)](state)`."""
 
     candidates: list[Call]
@@ -71,16 +67,14 @@ Arg = Union[Kwarg, Call, InlineChoice]
 Term = Union[Call, InlineChoice]
 
 
-@dataclass
-class ImportItem:
+class ImportItem(NamedTuple):
     """`import std` or `import "path.nas"`."""
 
     name: str
     span: Span
 
 
-@dataclass
-class ChoiceDef:
+class ChoiceDef(NamedTuple):
     """`choice name = [candidates]`."""
 
     name: str
@@ -88,8 +82,7 @@ class ChoiceDef:
     span: Span
 
 
-@dataclass
-class NodeStmt:
+class NodeStmt(NamedTuple):
     """`name = terms [keep N]` inside a cell."""
 
     name: str
@@ -98,30 +91,41 @@ class NodeStmt:
     span: Span
 
 
-@dataclass
-class ReturnStmt:
+class ReturnStmt(NamedTuple):
     """`return terms` inside a cell."""
 
     terms: list[Term]
     span: Span
 
 
-@dataclass
-class CellDef:
+class RawInput(NamedTuple):
+    """`name` or `name: preprocess_op` in a cell header."""
+
+    name: str
+    op: Call | None
+    span: Span
+
+
+class CellDef(NamedTuple):
     """A cell before choice names are resolved."""
 
     name: str
     span: Span
-    inputs: list[tuple[str, Call | None, Span]]
+    inputs: list[RawInput]
     stmts: list[NodeStmt | ReturnStmt]
+
+
+class _Alias(NamedTuple):
+    """The body of `op x = call`."""
+
+    call: Call
 
 
 class EmptyTuple:
     """The value `()` (only meaningful for `reductions`)."""
 
 
-@dataclass
-class Entry:
+class Entry(NamedTuple):
     """`key = value [after EXPR] [weight EXPR]` inside a network block."""
 
     key: str
@@ -133,8 +137,7 @@ class Entry:
     span: Span
 
 
-@dataclass
-class NetworkDef:
+class NetworkDef(NamedTuple):
     """A network block before its entries are checked."""
 
     name: str
@@ -142,8 +145,7 @@ class NetworkDef:
     entries: list[Entry]
 
 
-@dataclass(frozen=True)
-class Comment:
+class Comment(NamedTuple):
     """A `#` comment of the source: 1-based line and column and its text (with the `#`)."""
 
     line: int
@@ -152,23 +154,23 @@ class Comment:
     own_line: bool  # nothing but whitespace before it on its line
 
 
-@dataclass
 class SourceFile:
     """Everything read from one .nas file, in source order, plus what the formatter needs."""
 
-    file: str | None
-    imports: list[ImportItem] = field(default_factory=list)
-    params: list[Param] = field(default_factory=list)
-    ops: list[OpDef] = field(default_factory=list)
-    choices: list[ChoiceDef] = field(default_factory=list)
-    cells: list[CellDef] = field(default_factory=list)
-    networks: list[NetworkDef] = field(default_factory=list)
-    comments: list[Comment] = field(default_factory=list)  # not counting op doc comments
-    # (kind, name, first line, last line) of every top-level item, in source order
-    items: list[tuple[str, str, int, int]] = field(default_factory=list)
-    # first line of every network entry: key -> lines (stem may repeat)
-    entry_lines: dict[str, list[int]] = field(default_factory=dict)
-    errors: list[NascError] = field(default_factory=list)
+    def __init__(self, file: str | None) -> None:
+        self.file = file
+        self.imports: list[ImportItem] = []
+        self.params: list[Param] = []
+        self.ops: list[OpDef] = []
+        self.choices: list[ChoiceDef] = []
+        self.cells: list[CellDef] = []
+        self.networks: list[NetworkDef] = []
+        self.comments: list[Comment] = []  # not counting op doc comments
+        # (kind, name, first line, last line) of every top-level item, in source order
+        self.items: list[tuple[str, str, int, int]] = []
+        # first line of every network entry: key -> lines (stem may repeat)
+        self.entry_lines: dict[str, list[int]] = {}
+        self.errors: list[NascError] = []
 
 
 # ---- tree -> SourceFile ------------------------------------------------------------------------
@@ -287,8 +289,8 @@ def _make_transformer(file: str | None, errors: list[NascError]) -> Any:
         def op_block(self, meta: Any, ch: list[Any]) -> list[Stmt]:
             return [_stmt(c, errors) for c in ch]
 
-        def op_alias(self, meta: Any, ch: list[Any]) -> tuple[str, Call]:
-            return ("alias", ch[0])
+        def op_alias(self, meta: Any, ch: list[Any]) -> _Alias:
+            return _Alias(ch[0])
 
         def if_stmt(self, meta: Any, ch: list[Any]) -> IfStmt:
             cond, then = ch[0], ch[1]
@@ -299,8 +301,8 @@ def _make_transformer(file: str | None, errors: list[NascError]) -> Any:
 
         def op_def(self, meta: Any, ch: list[Any]) -> tuple[str, Any]:
             name, params, body = ch
-            if isinstance(body, tuple):  # the alias form `op x = call`
-                body = [_stmt(body[1], errors)]
+            if isinstance(body, _Alias):  # the alias form `op x = call`
+                body = [_stmt(body.call, errors)]
             op = OpDef(name=str(name), params=tuple(params or ()), body=tuple(body), span=tok(name))
             return ("op", (op, sp(meta)))
 
@@ -308,8 +310,8 @@ def _make_transformer(file: str | None, errors: list[NascError]) -> Any:
             name, cands = ch
             return ("choice", (ChoiceDef(str(name), cands, tok(name)), sp(meta)))
 
-        def cell_input(self, meta: Any, ch: list[Any]) -> tuple[str, Call | None, Span]:
-            return (str(ch[0]), ch[1], tok(ch[0]))
+        def cell_input(self, meta: Any, ch: list[Any]) -> RawInput:
+            return RawInput(str(ch[0]), ch[1], tok(ch[0]))
 
         def keep(self, meta: Any, ch: list[Any]) -> int:
             text = str(ch[0])
@@ -328,7 +330,7 @@ def _make_transformer(file: str | None, errors: list[NascError]) -> Any:
 
         def cell_def(self, meta: Any, ch: list[Any]) -> tuple[str, Any]:
             name = ch[0]
-            inputs = [c for c in ch[1:] if isinstance(c, tuple)]
+            inputs = [c for c in ch[1:] if isinstance(c, RawInput)]
             stmts = [c for c in ch[1:] if isinstance(c, (NodeStmt, ReturnStmt))]
             return ("cell", (CellDef(str(name), tok(name), inputs, stmts), sp(meta)))
 
@@ -340,8 +342,8 @@ def _make_transformer(file: str | None, errors: list[NascError]) -> Any:
 
         def net_entry(self, meta: Any, ch: list[Any]) -> Entry:
             key, value, after, weight = ch
-            vspan = value.span if isinstance(value, (Call,)) or hasattr(value, "span") else sp(meta)
-            return Entry(str(key), tok(key), value, vspan or sp(meta), after, weight, sp(meta))
+            vspan = getattr(value, "span", None) or sp(meta)  # `()` has no span of its own
+            return Entry(str(key), tok(key), value, vspan, after, weight, sp(meta))
 
         def network_def(self, meta: Any, ch: list[Any]) -> tuple[str, Any]:
             name, *entries = ch
@@ -405,7 +407,7 @@ def read_source(text: str, file: str | None) -> SourceFile:
         if isinstance(e.orig_exc, NascError):
             raise e.orig_exc from None
         raise
-    lines = text.splitlines()
+    lines = text.split("\n")  # lark counts lines by "\n" only (not "\r", "\f", ...)
     comments = [Comment(t.line, t.column, str(t).rstrip(),
                         own_line=not lines[t.line - 1][: t.column - 1].strip()) for t in comment_toks]
     doc_lines: set[int] = set()
@@ -718,7 +720,8 @@ class _Builder:
             call = self.op_value(e)
             if e.after is None:
                 self.err(ValidationError("`aux` needs the cell it reads: `aux = OP after CELL_INDEX`",
-                                         e.value_span, "write e.g. `aux = cifar_aux after 2 * layers // 3 weight 0.4`"))
+                                         e.value_span,
+                                         "write e.g. `aux = cifar_aux after 2 * layers // 3 weight 0.4`"))
             elif call is not None:
                 extra = {"weight": e.weight} if e.weight is not None else {}
                 aux = AuxHead(op=call, after=e.after, span=e.span, **extra)

@@ -2,7 +2,8 @@
 
 `std` (any bare name) is looked up in the standard library directory (`nasc.resources.stdlib_dir`),
 then beside the importing file; a quoted path is relative to the importing file. Imported ops get
-`module=<import name>`; a library's own imports come first, in order. Parsed libraries are cached
+`module=<import name>`; a library's own imports come first, in order, and every library file
+is included once however many files import it. Parsed libraries are cached
 per process (keyed by path, size and modification time), so a search that loads many models parses
 `std.nas` once. Missing files and import cycles are errors pointing at the `import` line.
 """
@@ -17,7 +18,8 @@ from nasc.ir.model import OpDef
 from nasc.resources import stdlib_dir
 from nasc.source import Span
 
-_CACHE: dict[tuple[str, str, int, int], tuple[OpDef, ...]] = {}
+# (path, module, size, mtime) -> (the library's imports, its own ops)
+_CACHE: dict[tuple[str, str, int, int], tuple[list[tuple[str, Span | None]], tuple[OpDef, ...]]] = {}
 
 
 def import_path(name: str, importer: str | None) -> Path | None:
@@ -69,12 +71,15 @@ def decode_source(data: bytes, file: str) -> str:
 
 
 def resolve_imports(imports: Sequence[tuple[str, Span | None]], importer: str | None,
-                    _stack: tuple[str, ...] = ()) -> tuple[OpDef, ...]:
+                    _stack: tuple[str, ...] = (), _done: set[str] | None = None) -> tuple[OpDef, ...]:
     """The ops brought in by `imports` (name, span of the import) of the file `importer`.
 
-    Every problem (missing file, cycle, errors inside a library) is collected into `Diagnostics`.
+    Each library file contributes its ops once, the first time it is reached (depth first, in
+    import order), however many files import it. Every problem (missing file, cycle, errors
+    inside a library) is collected into `Diagnostics`.
     """
     stack = _stack or ((os.path.abspath(importer),) if importer else ())
+    done: set[str] = set() if _done is None else _done
     errors: list[NascError] = []
     out: list[OpDef] = []
     for name, span in imports:
@@ -92,8 +97,11 @@ def resolve_imports(imports: Sequence[tuple[str, Span | None]], importer: str | 
             errors.append(NameResolutionError(f"import cycle: {chain}", span,
                                               "move the shared ops into a library both files import"))
             continue
+        if key in done:
+            continue
+        done.add(key)
         try:
-            out.extend(_load_library(path, name, (*stack, key), span))
+            out.extend(_load_library(path, name, (*stack, key), span, done))
         except Diagnostics as d:
             errors.extend(d.errors)
         except NascError as e:
@@ -103,8 +111,10 @@ def resolve_imports(imports: Sequence[tuple[str, Span | None]], importer: str | 
     return tuple(out)
 
 
-def _load_library(path: Path, module: str, stack: tuple[str, ...], span: Span | None) -> tuple[OpDef, ...]:
-    """The ops of one library file (its own imports first), from the cache when unchanged."""
+def _load_library(path: Path, module: str, stack: tuple[str, ...], span: Span | None,
+                  done: set[str]) -> tuple[OpDef, ...]:
+    """The ops of one library file (its own imports first, unless already included), from the
+    cache when unchanged."""
     from nasc.frontend.dsl import library_ops, read_source
 
     try:
@@ -112,11 +122,12 @@ def _load_library(path: Path, module: str, stack: tuple[str, ...], span: Span | 
     except OSError as e:
         raise ParseError(f"cannot read {path}: {e.strerror or e}", span) from None
     key = (os.path.abspath(path), module, st.st_size, st.st_mtime_ns)
-    if key in _CACHE:
-        return _CACHE[key]
-    text = read_source_text(path, span)
-    src = read_source(text, str(path))
-    nested = resolve_imports([(i.name, i.span) for i in src.imports], str(path), stack)
-    ops = nested + library_ops(src, module)
-    _CACHE[key] = ops
-    return ops
+    cached = _CACHE.get(key)
+    if cached is None:
+        text = read_source_text(path, span)
+        src = read_source(text, str(path))
+        cached = ([(i.name, i.span) for i in src.imports], library_ops(src, module))
+        _CACHE[key] = cached
+    nested_imports, own = cached
+    nested = resolve_imports(nested_imports, str(path), stack, done)
+    return nested + own

@@ -8,7 +8,7 @@ should go, with the position of the unclosed `(`).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nasc.errors import ParseError, did_you_mean
 from nasc.resources import grammar_path
@@ -158,6 +158,12 @@ def _known_mistake(e: UnexpectedToken) -> tuple[str, str] | None:
     return _SIGNATURES.get((pos, e.token.type)) or _SIGNATURES.get((pos, None))
 
 
+def _is_name(item: object) -> bool:
+    from lark import Token
+
+    return isinstance(item, Token) and item.type == "NAME"
+
+
 def _describe_token(tok: Token) -> str:
     if tok.type == "$END":
         return "end of file"
@@ -213,24 +219,32 @@ def syntax_error(e: UnexpectedInput, text: str, file: str | None) -> ParseError:
     prev_end = _end_of(stack[-1]) if stack else None
     at_eof = tok.type == "$END"
     if at_eof:
-        lines = text.splitlines() or [""]
+        lines = text.split("\n")
+        if len(lines) > 1 and lines[-1] == "":
+            lines.pop()
         tok_pos = _pos(file, len(lines), len(lines[-1]) + 1)
     else:
         tok_pos = _pos(file, tok.line, tok.column, tok.end_line, tok.end_column)
 
     label = _known_mistake(e)
     if label is not None:
+        prev: Any = stack[-1] if stack else None
+        if label[0].endswith("after the node name") and _is_name(prev) and prev.line < tok.line:
+            # `n0 = op s0`: `s0` was taken for the start of the next node
+            where = _pos(file, prev.line, prev.column, prev.end_line, prev.end_column)
+            return ParseError(f"missing `=` after `{prev}`", where,
+                              f"an edge reads its state in parentheses: `op({prev})`")
         return ParseError(label[0], tok_pos, label[1])
 
-    opener = _unclosed(stack)
+    opener: Any = _unclosed(stack)
     if opener is not None:
-        sym, closer = _OPENERS[opener.type]  # type: ignore[attr-defined]
+        sym, closer = _OPENERS[opener.type]
         moved_on = at_eof or (prev_end is not None and tok.line > prev_end[0]) or tok.type in _CLOSERS
         if closer in expected and tok.type != closer and moved_on:
             where = _pos(file, *prev_end) if prev_end else tok_pos
             close_sym = {"RPAR": ")", "RSQB": "]", "RBRACE": "}"}[closer]
             return ParseError(f"missing `{close_sym}`", where,
-                              f"to close the `{sym}` at line {opener.line}, column {opener.column}")  # type: ignore[attr-defined]
+                              f"to close the `{sym}` at line {opener.line}, column {opener.column}")
     if at_eof:
         return ParseError("unexpected end of file", tok_pos, f"expected {_describe_expected(expected)}")
     if tok.type == "NAME" and {"CELL", "NETWORK", "PARAM"} <= expected:

@@ -23,6 +23,26 @@ _STD_TAG = "tag:yaml.org,2002:"
 _CONTAINER_TAGS = {_STD_TAG + "map", _STD_TAG + "seq"}
 
 
+class Marks(dict):  # type: ignore[type-arg]
+    """Key path -> position, stored as plain tuples (the walk records one per YAML node, and
+    most are never looked at) and handed out as `Span`s."""
+
+    def __init__(self, file: str | None) -> None:
+        super().__init__()
+        self.file = file
+
+    def __getitem__(self, path: tuple[Any, ...]) -> Span:
+        line, col, end_line, end_col = super().__getitem__(path)
+        return Span(file=self.file, line=line, col=col, end_line=end_line, end_col=end_col)
+
+    def get(self, path: tuple[Any, ...], default: Any = None) -> Any:  # type: ignore[override]
+        return self[path] if path in self else default
+
+
+def _pos(start: Any, end: Any) -> tuple[int, int, int, int]:
+    return (start.line + 1, start.column + 1, end.line + 1, end.column + 1)
+
+
 def _span(file: str | None, start: Any, end: Any | None = None) -> Span:
     if end is None:
         return Span(file=file, line=start.line + 1, col=start.column + 1)
@@ -30,7 +50,7 @@ def _span(file: str | None, start: Any, end: Any | None = None) -> Span:
                 end_col=end.column + 1)
 
 
-def load_with_marks(text: str, file: str | None) -> tuple[Any, dict[tuple[Any, ...], Span]]:
+def load_with_marks(text: str, file: str | None) -> tuple[Any, Marks]:
     """YAML (or JSON) text -> (plain data, {key path: span of the key or item}).
 
     Mappings that become IR nodes get a `span` entry (not those under `args`, whose keys are
@@ -38,7 +58,13 @@ def load_with_marks(text: str, file: str | None) -> tuple[Any, dict[tuple[Any, .
     """
     import yaml
 
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as e:  # a control character the YAML reader refuses
+        before = text[: e.position]
+        where = Span(file=file, line=before.count("\n") + 1, col=e.position - (before.rfind("\n") + 1) + 1)
+        raise ParseError(f"YAML: character {e.character!r} is not allowed" if isinstance(e.character, str)
+                         else f"YAML: character U+{e.character:04X} is not allowed", where) from None
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as e:
@@ -52,7 +78,8 @@ def load_with_marks(text: str, file: str | None) -> tuple[Any, dict[tuple[Any, .
     if node is None:
         raise ParseError("the file is empty", Span(file=file, line=1, col=1),
                          "a model file starts with `ir_version: 1` and `name: ...`")
-    marks: dict[tuple[Any, ...], Span] = {(): _span(file, node.start_mark)}
+    marks = Marks(file)
+    marks[()] = _pos(node.start_mark, node.end_mark)
     budget = [0]
     try:
         data = _walk(loader, node, (), marks, file, budget, set())
@@ -61,7 +88,7 @@ def load_with_marks(text: str, file: str | None) -> tuple[Any, dict[tuple[Any, .
     return data, marks
 
 
-def _walk(loader: Any, node: Any, path: tuple[Any, ...], marks: dict[tuple[Any, ...], Span],
+def _walk(loader: Any, node: Any, path: tuple[Any, ...], marks: Marks,
           file: str | None, budget: list[int], active: set[int]) -> Any:
     """Plain data for one YAML node (iterating children; depth is bounded by MAX_DEPTH)."""
     import yaml
@@ -90,7 +117,7 @@ def _walk(loader: Any, node: Any, path: tuple[Any, ...], marks: dict[tuple[Any, 
         if isinstance(node, yaml.SequenceNode):
             items = []
             for i, child in enumerate(node.value):
-                marks[path + (i,)] = _span(file, child.start_mark, child.end_mark)
+                marks[path + (i,)] = _pos(child.start_mark, child.end_mark)
                 items.append(_walk(loader, child, path + (i,), marks, file, budget, active))
             return items
         try:
@@ -99,15 +126,14 @@ def _walk(loader: Any, node: Any, path: tuple[Any, ...], marks: dict[tuple[Any, 
             raise ParseError(f"YAML: {getattr(e, 'problem', None) or e}", _span(file, node.start_mark)) from None
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = _walk(loader, key_node, path, {}, file, budget, active) \
+            key = _walk(loader, key_node, path, marks, file, budget, active) \
                 if isinstance(key_node, yaml.ScalarNode) else None
             if key is None or isinstance(key, (list, dict)):
                 raise ParseError("YAML mapping keys must be plain names", _span(file, key_node.start_mark))
-            key_span = _span(file, key_node.start_mark, key_node.end_mark)
             if key in out:
-                raise ParseError(f"duplicate key `{key}`", key_span,
+                raise ParseError(f"duplicate key `{key}`", _span(file, key_node.start_mark, key_node.end_mark),
                                  f"first given at line {marks[path + (key,)].line}")
-            marks[path + (key,)] = key_span
+            marks[path + (key,)] = _pos(key_node.start_mark, key_node.end_mark)
             out[key] = _walk(loader, value_node, path + (key,), marks, file, budget, active)
         if not path or path[-1] != "args":
             out["span"] = {"file": file, "line": node.start_mark.line + 1, "col": node.start_mark.column + 1,
@@ -137,7 +163,7 @@ def parse_yaml(text: str, file: str | None) -> Model:
     except ParseError:
         if not is_json:
             raise
-        data, marks = json_data, {}  # valid JSON that YAML 1.1 reads differently: no positions
+        data, marks = json_data, Marks(file)  # valid JSON that YAML 1.1 reads differently: no positions
     except RecursionError:
         raise ParseError("YAML nested too deeply", Span(file=file, line=1, col=1)) from None
     return from_data(data, file, marks)

@@ -339,7 +339,7 @@ def _render(imports: tuple[str, ...], params: tuple[Param, ...], ops: tuple[OpDe
         block("param", ("param", p.name), lambda out, s, p=p: _param_line(out, p, s))
     for d in ops:
         if d.module == LOCAL_MODULE:
-            one_line = len(d.body) == 1 and isinstance(d.body[0], OpCall) and d.doc is None
+            one_line = len(d.body) == 1 and isinstance(d.body[0], OpCall)
             block("alias" if one_line else "op", ("op", d.name), lambda out, s, d=d: _op_lines(out, d, s))
     if model is not None:
         choices = _Choices(model)

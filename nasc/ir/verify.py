@@ -330,7 +330,8 @@ class _Verifier:
         for s in m.stems:
             self.check_call(s, allowed, "the stem")
         if not m.stems:
-            self.err(ValidationError("the network has no stem", m.span, "add e.g. `stem = cifar_stem(C_out=C * 3)`"))
+            self.err(ValidationError("the network has no stem", m.span,
+                                     "add e.g. `stem = cifar_stem(C_out=C * 3)`"))
         self.check_call(m.head.op, allowed, "the head")
         for i, e in enumerate(m.input):
             self.int_in(e, ("channels", "height", "width")[i] + " of `input`", 1, None, m.span)
@@ -338,8 +339,10 @@ class _Verifier:
         self.int_in(lay.channels, "channels", 1, None, net_span)
         n = self.int_in(lay.cells, "cells", 1, MAX_CELLS, net_span)
         growth = self.value(lay.growth, "growth", net_span)
-        if growth is not None and (isinstance(growth, bool) or not isinstance(growth, (int, float)) or growth <= 0):
-            self.err(ValidationError(f"`growth` must be a positive number, got {growth!r}", lay.growth.span or net_span))
+        if growth is not None and (isinstance(growth, bool) or not isinstance(growth, (int, float))
+                                   or growth <= 0):
+            self.err(ValidationError(f"`growth` must be a positive number, got {growth!r}",
+                                     lay.growth.span or net_span))
         reductions: list[int] = []
         if lay.reductions is None:
             if n is not None:
@@ -402,6 +405,7 @@ def lint(model: Model) -> list[NascError]:
         used = set(cell.output) | {e.input for n in cell.nodes for e in n.edges}
         for node in cell.nodes:
             if node.name not in used:
-                out.append(UnusedNodeWarning(f"the output of node `{node.name}` in cell `{cell.name}` is never used",
-                                             node.span, "return it or read it from another node, or delete it"))
+                out.append(UnusedNodeWarning(
+                    f"the output of node `{node.name}` in cell `{cell.name}` is never used", node.span,
+                    "return it or read it from another node, or delete it"))
     return out

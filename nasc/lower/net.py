@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from nasc.analysis.network import Network
 from nasc.errors import ValidationError
-from nasc.ir.model import Model
+from nasc.ir.model import Cell, Model
 from nasc.ir.queries import choice_edge_ids
 from nasc.lower.modules import CellModule, build_pipeline
 
@@ -91,7 +91,7 @@ class NascNet(nn.Module):
                                   hint=f"arch needs keys: {', '.join(self.arch_templates)}") from None
 
 
-def _template(model: Model, name: str):  # noqa: ANN202 (a Cell)
+def _template(model: Model, name: str) -> Cell:
     cell = model.cell(name)
     if cell is None:  # elaborate guarantees templates exist; this guards a hand-built Network
         raise ValidationError(f"unknown cell template `{name}`")

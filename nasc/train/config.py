@@ -194,9 +194,11 @@ class RawConfig:
     """A merged, not yet validated config: the data and where each key came from."""
 
     def __init__(self, data: dict[str, Any] | None = None,
-                 locations: dict[KeyPath, Span] | None = None) -> None:
+                 locations: dict[KeyPath, Span | None] | None = None) -> None:
         self.data: dict[str, Any] = data if data is not None else {}
-        self.locations: dict[KeyPath, Span] = locations if locations is not None else {}
+        # None marks a key set from the command line: it has no file position, and lookups for
+        # keys below it must not fall back to an enclosing section of some file
+        self.locations: dict[KeyPath, Span | None] = locations if locations is not None else {}
 
     def merge(self, other: RawConfig) -> None:
         """Deep-merge `other` over this config (its values and locations win)."""
@@ -206,9 +208,9 @@ class RawConfig:
     def span(self, path: KeyPath) -> Span | None:
         """The location of `path`, or of its nearest ancestor that has one."""
         for n in range(len(path), 0, -1):
-            span = self.locations.get(tuple(path[:n]))
-            if span is not None:
-                return span
+            key = tuple(path[:n])
+            if key in self.locations:
+                return self.locations[key]
         return None
 
 
@@ -228,7 +230,7 @@ def _mark_span(path: Path, mark: Any) -> Span:
 
 
 def _collect_locations(node: yaml.Node, path: Path, prefix: KeyPath,
-                       out: dict[KeyPath, Span]) -> None:
+                       out: dict[KeyPath, Span | None]) -> None:
     """Record the position of every mapping key and sequence item under `node`."""
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
@@ -242,7 +244,8 @@ def _collect_locations(node: yaml.Node, path: Path, prefix: KeyPath,
             _collect_locations(item, path, key, out)
 
 
-def _read_yaml(path: Path, from_span: Span | None) -> tuple[dict[str, Any], dict[KeyPath, Span]]:
+def _read_yaml(path: Path,
+               from_span: Span | None) -> tuple[dict[str, Any], dict[KeyPath, Span | None]]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -263,7 +266,7 @@ def _read_yaml(path: Path, from_span: Span | None) -> tuple[dict[str, Any], dict
     if not isinstance(data, dict):
         raise ConfigError("a config file must be a mapping of sections", span=Span(
             file=str(path), line=1, col=1), hint="start with e.g. `trainer:` on its own line")
-    locations: dict[KeyPath, Span] = {}
+    locations: dict[KeyPath, Span | None] = {}
     if node is not None:
         _collect_locations(node, path, (), locations)
     return data, locations
@@ -304,6 +307,11 @@ def parse_override(text: str) -> tuple[str, Any]:
         parsed = yaml.safe_load(value) if value.strip() else None
     except yaml.YAMLError:
         parsed = value  # not valid YAML: keep it as the literal string
+    if isinstance(parsed, str) and parsed == value.strip():
+        try:  # YAML 1.1 reads `1e-3` as a string; a number is what anyone typing it means
+            parsed = float(parsed) if any(c in parsed for c in ".eE") else int(parsed)
+        except ValueError:
+            pass
     return key, parsed
 
 
@@ -334,11 +342,12 @@ def resolve_config(path: str | Path | None, *, overrides: Sequence[str] = (), fu
         raise ConfigError("`full:` must be a mapping of sections", key="full")
     if full and overlay:
         raw.merge(RawConfig(overlay, full_locs))
-    for text in overrides:
-        key, value = parse_override(text)
+    pairs = [parse_override(text) for text in overrides] + list((values or {}).items())
+    for key, value in pairs:
         set_dotted(raw.data, key, value)
-    for key, value in (values or {}).items():
-        set_dotted(raw.data, key, value)
+        path = tuple(key.split("."))
+        raw.locations = {k: v for k, v in raw.locations.items() if k[:len(path)] != path}
+        raw.locations[path] = None
     return raw
 
 

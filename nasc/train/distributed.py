@@ -47,6 +47,12 @@ class DistContext:
             dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
         return tensor
 
+    def broadcast_(self, tensor: torch.Tensor, src: int = 0) -> torch.Tensor:
+        """Overwrite `tensor` on every process with `src`'s (in place)."""
+        if self.enabled:
+            dist.broadcast(tensor, src=src)
+        return tensor
+
     def all_gather_object(self, obj: Any) -> list[Any]:
         """Every process's `obj`, in rank order (`[obj]` in a single process)."""
         if not self.enabled:

@@ -15,7 +15,7 @@ Usage:
 
 Semantics (Archai's structured logger): the log is a tree of mappings. `add(key, value)` under
 the current section overwrites a scalar, appends to a list, and deep-merges a mapping into a
-mapping. `add(value=v)` without a key uses the section's own counter (0, 1, 2, ...).
+mapping. `add(value=v)` without a key uses the section's counter: the next integer key not yet taken.
 
 Each call appends one JSON object (`{"op": "add" | "begin", "path": [...], "value": ...}`) and
 flushes it, so a killed run leaves a valid prefix; `read_log` replays the events (ignoring a torn
@@ -93,8 +93,13 @@ class StructuredLog:
 
     def _resolve(self, key: Key | tuple[Key, ...] | None) -> list[Key]:
         base = tuple(self._stack)
-        if key is None:
+        if key is None:  # the next integer key not taken in this section
+            node: Any = self.tree
+            for k in base:
+                node = node.get(k, {}) if isinstance(node, dict) else {}
             n = self._counters.get(base, 0)
+            while isinstance(node, dict) and n in node:
+                n += 1
             self._counters[base] = n + 1
             return [*base, n]
         parts = list(key) if isinstance(key, tuple) else [key]

@@ -42,7 +42,9 @@ def format_metrics(metrics: dict[str, Any]) -> str:
         if key in ("epoch", "loop"):
             continue
         if isinstance(value, float):
-            if "top" in key or "acc" in key:
+            if key == "time":
+                parts.append(f"time={value:.1f}s")
+            elif "top" in key or "acc" in key:
                 parts.append(f"{key}={100 * value:.2f}%")
             elif key == "lr":
                 parts.append(f"{key}={value:.3g}")
@@ -66,8 +68,10 @@ def describe_event(event: Event) -> str | None:
         return (f"[{event.loop}] epoch {event.epoch + 1}/{event.epochs} done: "
                 f"{format_metrics(event.metrics)}")
     if isinstance(event, CheckpointSaved):
-        return (f"[{event.loop}] checkpoint after step {event.global_step} "
-                f"(epoch {event.epoch + 1}, step {event.step})")
+        if event.step == 0:  # saved at the end of epoch `event.epoch` (1-based)
+            return f"[{event.loop}] checkpoint after epoch {event.epoch} (step {event.global_step})"
+        return (f"[{event.loop}] checkpoint at epoch {event.epoch + 1} step {event.step} "
+                f"(step {event.global_step})")
     if isinstance(event, FitEnded):
         return f"[{event.loop}] finished: {format_metrics(event.metrics)}"
     if isinstance(event, Message):

@@ -118,7 +118,15 @@ def topk_correct(logits: Tensor, y: Tensor, ks: Sequence[int]) -> list[Tensor]:
 
 
 class Trainer:
-    """Trains one model; see the module docstring."""
+    """Trains one model; see the module docstring.
+
+    `params` are what the weight optimizer updates and what gradient clipping covers (default:
+    all of the model's parameters; a search passes the weights without its architecture
+    parameters), or pass a ready `optimizer_instance`. `key` names this loop in the checkpoint
+    (nested loops: `"search/3/train"`). `run`, `events` and `dist` are optional.
+    Attributes for callbacks: `model`, `net` (the DDP wrapper or the model), `optimizer`, `lr`,
+    `epoch`, `step` (steps done in the epoch), `global_step`, `device`, `precision`, `dist`.
+    """
 
     def __init__(self, model: nn.Module, *, trainer: Any, optimizer: Any, schedule: Any,
                  device: torch.device, params: Iterable[Any] | None = None,
@@ -344,6 +352,11 @@ class Trainer:
                     self._save(epoch, self.step, train, accum, history)
             elapsed = time.perf_counter() - started
 
+            if self.dist.enabled:
+                # DDP broadcasts buffers at the start of each forward, so after the last step
+                # each rank holds BN statistics of its own batch: take rank 0's, as DDP would
+                for buf in self.model.buffers():
+                    self.dist.broadcast_(buf)
             total = self.dist.all_reduce_sum(accum.clone())
             n = max(float(total[2]), 1.0)
             metrics: dict[str, Any] = {"loop": self.key, "epoch": epoch, "lr": self.lr,

@@ -193,3 +193,33 @@ def test_op_doc_comments():
 def test_param_literals():
     m = model_of("param a = -3\nparam b = 0.5\nparam c = true\nparam d = 'sgd'")
     assert [p.default for p in m.params] == [-3, 0.5, True, "sgd"]
+
+
+# ---- property: the grammar and parse_expr agree on every printed expression ---------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from nasc.ir.expr import format_expr  # noqa: E402
+
+_ops = ["+", "-", "*", "/", "//", "%", "==", "!=", "<", "<=", ">", ">=", "and", "or"]
+_leaves = st.one_of(
+    st.integers(0, 10**6).map(lambda v: Lit(value=v)),
+    st.floats(0, 1e6, allow_nan=False, allow_infinity=False).map(lambda v: Lit(value=v)),
+    st.booleans().map(lambda v: Lit(value=v)),
+    st.sampled_from(["max", "avg", ""]).map(lambda v: Lit(value=v)),
+    st.sampled_from(["C", "C_in", "stride", "layers", "k"]).map(lambda v: Ref(name=v)),
+)
+_exprs = st.recursive(_leaves, lambda sub: st.one_of(
+    st.tuples(st.sampled_from(_ops), sub, sub).map(lambda t: BinOp(op=t[0], lhs=t[1], rhs=t[2])),
+    st.tuples(st.sampled_from(["-", "not"]), sub).map(lambda t: Neg(op=t[0], operand=t[1])),
+    st.lists(sub, min_size=1, max_size=3).map(lambda xs: TupleExpr(items=tuple(xs))),
+), max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_exprs)
+def test_printed_expressions_parse_back_identically_in_both_parsers(e):
+    text = format_expr(e)
+    m = model_of(f"op probe = conv(k={text})")
+    assert m.op_def("probe").body[0].args["k"] == parse_expr(text) == e

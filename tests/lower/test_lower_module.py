@@ -245,3 +245,18 @@ def test_state_name_clashing_with_a_module_attribute_is_refused() -> None:
 def test_build_module_type() -> None:
     net = build_module(elaborate(load("darts_v2_cifar")))
     assert isinstance(net, NascNet) and isinstance(net.network, Network)
+
+
+def test_deepcopy_is_independent() -> None:
+    """The forward plans hold module references: a deep copy must run its own copies."""
+    import copy
+
+    net = build_module(elaborate(load("darts_v2_cifar"))).eval()
+    twin = copy.deepcopy(net)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        before = twin(x)
+        for p in net.parameters():
+            p.add_(1.0)
+        assert torch.equal(twin(x), before)
+        assert not torch.allclose(net(x), before)

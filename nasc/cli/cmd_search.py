@@ -1,0 +1,121 @@
+"""`nasc search ALGO SPACE.nas`: architecture search; `darts` lives here.
+
+    nasc search darts examples/darts_space.nas                    # toy run on the built-in data
+    nasc search darts examples/darts_space.nas --full --data cifar10:./data --second-order
+    nasc search darts space.nas --set trainer.epochs=5 --set search.darts.channels=8 --out runs/s1
+    nasc search darts --resume runs/search-darts-20240101-120000  # continue a killed search
+
+Other search algorithms add their commands to `search_app` (`nasc search random ...`).
+The library emits progress events; this module renders them (rich on a terminal, plain lines
+otherwise) and prints where the outputs are.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from nasc.errors import ConfigError, NascError
+
+search_app = typer.Typer(name="search", help="Search an architecture in a search space.",
+                         no_args_is_help=True, add_completion=False)
+
+
+def _fail(err: NascError) -> typer.Exit:
+    from nasc.cli.render import render_error
+
+    typer.echo(render_error(err), err=True)
+    return typer.Exit(code=1)
+
+
+def _values(data: str | None, seed: int | None, order: str | None,
+            device: str | None) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if data is not None:
+        values["data.dataset"] = data
+    if seed is not None:
+        values["run.seed"] = seed
+    if order is not None:
+        values["search.darts.order"] = order
+    if device is not None:
+        values["run.device"] = device
+    return values
+
+
+@search_app.command("darts")
+def darts_cmd(
+    space: Optional[Path] = typer.Argument(None, help="the search space (.nas / .yaml); "
+                                                      "optional with --resume"),
+    config: Optional[Path] = typer.Option(None, "--config", help="experiment config (default: the "
+                                                                 "shipped search_darts.yaml)"),
+    sets: list[str] = typer.Option([], "--set", help="override a config key: SECTION.KEY=VALUE"),
+    full: bool = typer.Option(False, "--full", help="the paper's settings (C=16, 8 cells, 50 epochs, "
+                                                    "batch 64) instead of the toy ones"),
+    out: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/NAME-TIME)"),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="continue the run in this folder"),
+    order: Optional[bool] = typer.Option(None, "--first-order/--second-order",
+                                         help="architecture gradient (default: the config's)"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="random seed"),
+    data: Optional[str] = typer.Option(None, "--data", help="builtin | cifar10:PATH | cifar100:PATH "
+                                                            "| mnist:PATH | folder:PATH"),
+    device: Optional[str] = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:N"),
+) -> None:
+    """DARTS: train a supernet with architecture weights, derive the discrete network."""
+    from nasc.cli.progress import ProgressRenderer
+
+    renderer = ProgressRenderer()
+    try:
+        result = _search(space, config, sets, full, out, resume,
+                         None if order is None else ("first" if order else "second"),
+                         seed, data, device, renderer)
+    except NascError as err:
+        renderer.close()
+        raise _fail(err) from None
+    except KeyboardInterrupt:
+        renderer.close()
+        typer.echo("interrupted (continue with --resume)", err=True)
+        raise typer.Exit(code=130) from None
+    renderer.close()
+    typer.echo(f"genotype: {result.genotype}")
+    typer.echo(f"run dir: {result.run.root}")
+    for name in ("final.nas", "final.yaml", "genotype.txt", "alphas.jsonl", "cells.svg"):
+        if name in result.paths:
+            typer.echo(f"  {name:<13} {result.paths[name]}")
+    typer.echo(f"next: nasc compile {result.paths.get('final.nas', 'final.nas')} -o model.pt "
+               "--cells 20 --channels 36 --aux --drop-path")
+
+
+def _search(space: Path | None, config: Path | None, sets: list[str], full: bool,
+            out: Path | None, resume: Path | None, order: str | None, seed: int | None,
+            data: str | None, device: str | None, renderer: Any) -> Any:
+    from nasc.resources import configs_dir
+    from nasc.search.driver import resume_darts, search_darts
+    from nasc.train.config import load_config
+    from nasc.train.rundir import RunDir
+
+    if resume is not None:
+        given = [flag for flag, v in (("SPACE", space), ("--config", config), ("--set", sets),
+                                      ("--full", full), ("--out", out), ("--seed", seed),
+                                      ("--first-order/--second-order", order), ("--data", data)) if v]
+        if given:
+            raise ConfigError(f"{', '.join(given)} cannot be combined with --resume", key="--resume",
+                              hint="a resumed search keeps the space and config it started with")
+        return resume_darts(resume, events=renderer, device=device)
+    if space is None:
+        raise ConfigError("missing SPACE argument", key="SPACE",
+                          hint="nasc search darts examples/darts_space.nas")
+    cfg_path = config if config is not None else configs_dir() / "search_darts.yaml"
+    if config is None and not cfg_path.is_file():
+        cfg_path = None  # an installation without the shipped configs: schema defaults
+    values = _values(data, seed, order, device)
+    values["run.model"] = str(space.resolve())
+    cfg = load_config(cfg_path, overrides=sets, full=full, values=values)
+    run = RunDir.create(cfg.run.name, out=out)
+    run.write_config(cfg)
+    return search_darts(space, cfg, run=run, events=renderer)
+
+
+def register(app: typer.Typer) -> None:
+    """Register the `nasc search` command group."""
+    app.add_typer(search_app, name="search")

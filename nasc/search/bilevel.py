@@ -1,0 +1,143 @@
+"""The DARTS bilevel optimizer ("architect"): the architecture gradient and the alpha update.
+
+    arch = Architect(model, alpha_optimizer, w_momentum=0.9, w_weight_decay=3e-4, order="second")
+    arch.step(x_train, y_train, x_val, y_val, w_optimizer, lr)   # before each weight step
+
+First order: `dalpha = dL_val(w, alpha) / dalpha`.
+
+Second order (the unrolled step of DARTS and pt.darts): a virtual SGD step of the weights,
+`w' = w - xi * (momentum * buf + dL_train(w)/dw + wd * w)` with `xi` the current weight lr and
+`buf` the weight optimizer's momentum buffer; then
+`dalpha = dL_val(w', alpha)/dalpha - xi * H dw'` where `dw' = dL_val(w', alpha)/dw'` and the mixed
+second derivative `H dw' = d^2 L_train / dalpha dw . dw'` is taken by central finite differences,
+`(dL_train(w + eps dw')/dalpha - dL_train(w - eps dw')/dalpha) / (2 eps)`, `eps = 0.01 / ||dw'||`.
+
+Implementation: no copy of the model. The virtual weights and the perturbed weights are plain
+tensors fed through `torch.func.functional_call`; gradients are asked only for what is needed
+(`autograd.grad(inputs=...)`): weights only for the virtual step, alphas only for the two
+finite-difference passes, which skips every weight-gradient kernel there. Batch-norm running
+statistics follow pt.darts: the virtual network keeps its own statistics (a scratch copy per step,
+which nothing reads), the passes on the real network update its statistics.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.func import functional_call
+
+from nasc.search.darts import DartsSupernet
+
+Loss = Callable[[Tensor, Tensor], Tensor]
+Order = Literal["first", "second"]
+
+
+def _logits(out: Tensor | tuple[Tensor, ...]) -> Tensor:
+    return out[0] if isinstance(out, (tuple, list)) else out
+
+
+class Architect:
+    """Computes architecture gradients and steps the alpha optimizer (see the module docstring)."""
+
+    def __init__(self, model: DartsSupernet, alpha_optimizer: torch.optim.Optimizer | None, *,
+                 w_momentum: float, w_weight_decay: float, order: Order = "second",
+                 criterion: Loss | None = None) -> None:
+        if order not in ("first", "second"):
+            raise ValueError(f"order must be 'first' or 'second', got {order!r}")
+        self.model = model
+        self.optimizer = alpha_optimizer
+        self.w_momentum = float(w_momentum)
+        self.w_weight_decay = float(w_weight_decay)
+        self.order: Order = order
+        self.criterion: Loss = criterion or F.cross_entropy
+        named = model.named_weights()
+        self._w_names = [n for n, _ in named]
+        self._weights = [p for _, p in named]
+        self._alphas = model.alphas()
+        self._a_names = ["arch." + t for t in model.templates]
+
+    # ---------------------------------------------------------------- public
+
+    def step(self, x_train: Tensor, y_train: Tensor, x_val: Tensor, y_val: Tensor,
+             w_optimizer: torch.optim.Optimizer, lr: float) -> None:
+        """One architecture update: set `alpha.grad` to the DARTS gradient, step the optimizer."""
+        assert self.optimizer is not None, "Architect.step needs an alpha optimizer"
+        grads = self.gradient(x_train, y_train, x_val, y_val, w_optimizer, lr)
+        for a, g in zip(self._alphas, grads):
+            a.grad = g
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def gradient(self, x_train: Tensor, y_train: Tensor, x_val: Tensor, y_val: Tensor,
+                 w_optimizer: torch.optim.Optimizer | None, lr: float) -> list[Tensor]:
+        """The architecture gradient (one tensor per alpha matrix, `model.alphas()` order)."""
+        if self.order == "first":
+            loss = self.criterion(_logits(self.model(x_val)), y_val)
+            return list(torch.autograd.grad(loss, self._alphas))
+        return self._unrolled(x_train, y_train, x_val, y_val, w_optimizer, float(lr))
+
+    # ---------------------------------------------------------------- second order
+
+    def virtual_weights(self, x_train: Tensor, y_train: Tensor,
+                        w_optimizer: torch.optim.Optimizer | None, xi: float) -> list[Tensor]:
+        """`w - xi * (momentum * buf + dL_train/dw + wd * w)`: one SGD step, not applied."""
+        loss = self.criterion(_logits(self.model(x_train)), y_train)
+        grads = torch.autograd.grad(loss, self._weights)
+        out = []
+        with torch.no_grad():
+            for w, g in zip(self._weights, grads):
+                d = g + self.w_weight_decay * w
+                buf = _momentum_buffer(w_optimizer, w)
+                if buf is not None and self.w_momentum:
+                    d = d + self.w_momentum * buf
+                out.append(w - xi * d)
+        return out
+
+    def _unrolled(self, x_train: Tensor, y_train: Tensor, x_val: Tensor, y_val: Tensor,
+                  w_optimizer: torch.optim.Optimizer | None, xi: float) -> list[Tensor]:
+        w_virtual = [t.requires_grad_() for t in self.virtual_weights(x_train, y_train, w_optimizer, xi)]
+        # the virtual network's batch norms keep their own running statistics (pt.darts' v_net)
+        scratch = {n: b.clone() for n, b in self.model.named_buffers()}
+        loss = self.criterion(_logits(self._call(w_virtual, None, x_val, scratch)), y_val)
+        grads = torch.autograd.grad(loss, [*self._alphas, *w_virtual])
+        n_a = len(self._alphas)
+        dalpha, dw = list(grads[:n_a]), list(grads[n_a:])
+        del grads, w_virtual, loss
+        hessian = self.hessian_vector(dw, x_train, y_train)
+        return [da - xi * h for da, h in zip(dalpha, hessian)]
+
+    def hessian_vector(self, dw: Sequence[Tensor], x: Tensor, y: Tensor) -> list[Tensor]:
+        """`d^2 L(w, alpha) / dalpha dw . dw` by central differences with `eps = 0.01 / ||dw||`."""
+        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(d) for d in dw]))
+        eps = 0.01 / norm
+        with torch.no_grad():
+            w_pos = [w + eps * d for w, d in zip(self._weights, dw)]
+        g_pos = self._alpha_grad(w_pos, x, y)
+        del w_pos
+        with torch.no_grad():
+            w_neg = [w - eps * d for w, d in zip(self._weights, dw)]
+        g_neg = self._alpha_grad(w_neg, x, y)
+        return [(p - n) / (2.0 * eps) for p, n in zip(g_pos, g_neg)]
+
+    def _alpha_grad(self, weights: Sequence[Tensor], x: Tensor, y: Tensor) -> list[Tensor]:
+        loss = self.criterion(_logits(self._call(weights, None, x, None)), y)
+        return list(torch.autograd.grad(loss, self._alphas))
+
+    def _call(self, weights: Sequence[Tensor], alphas: Sequence[Tensor] | None, x: Tensor,
+              buffers: dict[str, Tensor] | None) -> Tensor | tuple[Tensor, ...]:
+        """The model's forward with `weights` (and `alphas`, `buffers`) in place of its own."""
+        params: dict[str, Tensor] = dict(zip(self._w_names, weights))
+        if alphas is not None:
+            params.update(zip(self._a_names, alphas))
+        if buffers is not None:
+            params.update(buffers)
+        return functional_call(self.model, params, (x,), tie_weights=False)
+
+
+def _momentum_buffer(optimizer: torch.optim.Optimizer | None, w: Tensor) -> Tensor | None:
+    if optimizer is None:
+        return None
+    return optimizer.state.get(w, {}).get("momentum_buffer")

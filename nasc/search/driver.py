@@ -1,0 +1,327 @@
+"""The DARTS search loop: a space file and a config in, a run directory with the derived network out.
+
+    from nasc.search.driver import search_darts, resume_darts
+    cfg = load_config("examples/configs/search_darts.yaml", overrides=["trainer.epochs=3"])
+    run = RunDir.create("search-darts"); run.write_config(cfg)
+    result = search_darts("examples/darts_space.nas", cfg, run=run, events=sink)
+    result.final, result.genotype, result.paths["final.nas"]
+    result = resume_darts("runs/search-darts-...", events=sink)    # a killed run continues
+
+Per step (nasc.train.trainer's loop, with the architecture step as its `pre_step` hook, like
+Archai's BilevelArchTrainer): take a batch of the held-out half, update alpha
+(`nasc.search.bilevel.Architect`, first or second order), then the weight step on the training
+batch. Per epoch: validation on the held-out half (`val_loss`, `val_top1`), a row of
+`alphas.jsonl` (raw alphas, softmax weights per edge, the genotype derived so far), TensorBoard
+scalars of the mean mixing weight per op, a log line with the genotype, and a checkpoint (also
+every `trainer.checkpoint_every_steps` steps). The trainer's loop key is `darts`; the
+architecture step's state (alpha optimizer, validation stream, alpha history) rides in its
+checkpoint, so a killed run resumes bit-identically (same device and thread count).
+
+Outputs in the run directory: `space.nas` (the space at search size, read back on resume),
+`final.nas` / `final.yaml` (the derived network at search size), `genotype.txt`, `alphas.jsonl`,
+`provenance.json`, `supernet.pt` (weights and alphas), `cells.svg` when graphviz can draw it,
+plus the run dir's usual config, logs, metrics, tb/ and checkpoints/.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import Field
+from torch import Tensor
+
+from nasc.errors import CheckpointError, ConfigError, NascError, raise_all
+from nasc.ir.expr import Ref
+from nasc.ir.model import Model
+from nasc.train.config import OptimizerSection, Section, register_section
+from nasc.train.events import EventSink, Message, fanout
+from nasc.train.rundir import RunDir
+from nasc.train.trainer import Callback, Trainer
+
+LOOP_KEY = "darts"
+
+
+class DartsSection(Section):
+    """`search.darts`: the supernet size and the architecture optimizer."""
+
+    channels: int | None = Field(None, ge=2, description="initial cell width C of the supernet "
+                                                         "(None: the space's own)")
+    cells: int | None = Field(None, ge=1, description="number of cells (None: the space's own)")
+    params: dict[str, bool | int | float | str] = Field(
+        default_factory=dict, description="overrides of the space's params (like `nasc check --set`)")
+    order: Literal["first", "second"] = Field("second", description="architecture gradient: "
+                                                                    "first | second (unrolled)")
+    alpha_optimizer: OptimizerSection = Field(
+        default_factory=lambda: OptimizerSection(name="adam", lr=3e-4, betas=(0.5, 0.999),
+                                                 weight_decay=1e-3))
+    channels_last: bool | None = Field(None, description="run the supernet in channels-last "
+                                                         "memory format (None: on the CPU)")
+
+
+register_section("search.darts", DartsSection)
+
+
+@dataclass
+class SearchResult:
+    """What a DARTS search produced."""
+
+    run: RunDir
+    space: Model
+    final: Model
+    genotype: str
+    alphas: dict[str, list[list[float]]]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    paths: dict[str, Path] = field(default_factory=dict)
+    resumed: bool = False
+
+
+# ------------------------------------------------------------------------------ the space
+
+def prepare_space(space: Model, config: Any) -> Model:
+    """The space as searched: param overrides, then the supernet size (`scale-up`)."""
+    from nasc.frontend import apply_overrides
+    from nasc.ir.verify import verify
+    from nasc.passes.scale_up import scale_up
+
+    darts = config.search.darts
+    out = apply_overrides(space, dict(darts.params))
+    out = scale_up(out, cells=darts.cells, channels=darts.channels)
+    raise_all(verify(out))
+    return out
+
+
+def _fit_to_data(space: Model, classes: int, shape: tuple[int, int, int]) -> Model:
+    """Set the space's class count from the data when it is a param (`classes = classes`)."""
+    from nasc.frontend import apply_overrides
+    from nasc.passes.common import eval_in_model
+
+    if tuple(eval_in_model(space, e) for e in space.input) != tuple(shape):
+        raise ConfigError(f"the data has images of shape {shape}, the space `{space.name}` expects "
+                          f"{tuple(eval_in_model(space, e) for e in space.input)}",
+                          key="data.dataset", hint="pick a dataset of the space's input shape")
+    have = eval_in_model(space, space.classes)
+    if have == classes:
+        return space
+    if isinstance(space.classes, Ref) and any(p.name == space.classes.name for p in space.params):
+        return apply_overrides(space, {space.classes.name: classes})
+    raise ConfigError(f"the data has {classes} classes, the space `{space.name}` has {have}",
+                      key="data.dataset", hint="set the space's classes to the dataset's")
+
+
+# ------------------------------------------------------------------------------ the callback
+
+class ArchStep(Callback):
+    """The DARTS architecture step before each weight step, plus per-epoch validation and logs."""
+
+    name = "darts"
+
+    def __init__(self, architect: Any, val_stream: Any, space: Model, run: RunDir | None) -> None:
+        self.architect = architect
+        self.val = val_stream
+        self.space = space
+        self.run = run
+        self.history: list[dict[str, Any]] = []  # one row per epoch (alphas.jsonl)
+
+    def pre_step(self, trainer: Trainer, x: Tensor, y: Tensor) -> None:
+        x_val, y_val = self.val.next_batch()
+        self.architect.step(x, y, x_val, y_val, trainer.optimizer, trainer.lr)
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        self._write_history()  # drop rows a killed run wrote after its last checkpoint
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, metrics: dict[str, Any]) -> None:
+        from nasc.search.darts import derive
+        from nasc.search.genotype import to_genotype
+
+        model = self.architect.model
+        metrics.update({f"val_{k}": v for k, v in trainer.evaluate(self.val.data).items()})
+        genotype = to_genotype(derive(self.space, model.alpha_matrices()))
+        self.history.append({"epoch": epoch, "step": trainer.global_step,
+                             "alphas": model.alpha_matrices(), "weights": model.arch_weights(),
+                             "genotype": genotype})
+        self._write_history()
+        trainer.emit(Message(f"[darts] epoch {epoch + 1} genotype: {genotype}"))
+        if self.run is not None:
+            self.run.scalars(op_shares(model), step=trainer.global_step)
+
+    def _write_history(self) -> None:
+        if self.run is None or not self.run.enabled:
+            return
+        path = self.run.root / "alphas.jsonl"
+        tmp = path.with_name(".alphas.jsonl.tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in self.history), encoding="utf-8")
+        os.replace(tmp, path)
+
+    def state_dict(self) -> dict[str, Any]:
+        opt = self.architect.optimizer
+        return {"alpha_optimizer": opt.state_dict() if opt is not None else {},
+                "val": self.val.state_dict(), "history": json.dumps(self.history)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self.architect.optimizer is not None and state.get("alpha_optimizer"):
+            self.architect.optimizer.load_state_dict(state["alpha_optimizer"])
+        self.val.load_state_dict(state["val"])
+        self.history = json.loads(state.get("history", "[]"))
+
+
+def op_shares(model: Any) -> dict[str, float]:
+    """Mean mixing weight of each candidate op per template (`darts/normal/sep_conv_3x3`)."""
+    out: dict[str, float] = {}
+    for t in model.templates:
+        cell = model.space.cell(t)
+        names = next(e.op for n in cell.nodes for e in n.edges if hasattr(e.op, "candidates"))
+        probs = torch.softmax(model.arch[t].detach().double(), dim=-1).mean(dim=0).tolist()
+        for cand, p in zip(names.candidates, probs):
+            out[f"darts/{t}/{cand.op}"] = float(p)
+    return out
+
+
+# ------------------------------------------------------------------------------ the run
+
+def search_darts(space_path: str | Path, config: Any, *, run: RunDir,
+                 events: EventSink | None = None) -> SearchResult:
+    """Run a DARTS search of the space in `space_path` as `config` says, into `run`."""
+    from nasc.frontend import load_model
+    from nasc.ir.printer import print_model
+
+    space = prepare_space(load_model(space_path), config)
+    if run.enabled:
+        (run.root / "space.nas").write_text(_header(f"the space searched, from {space_path}")
+                                            + print_model(space), encoding="utf-8")
+    run.info(f"space: {space_path}")
+    return _run(space, config, run, events, str(space_path))
+
+
+def resume_darts(run_dir: str | Path, *, events: EventSink | None = None,
+                 device: str | None = None) -> SearchResult:
+    """Continue the DARTS search in `run_dir` (its config, space and checkpoint)."""
+    from nasc.frontend import load_model
+    from nasc.train.config import validate_config
+
+    run = RunDir.open(run_dir)
+    raw = run.read_config()
+    if device is not None:
+        raw.setdefault("run", {})["device"] = device
+    config = validate_config(raw)
+    space_file = run.root / "space.nas"
+    if not space_file.is_file():
+        raise CheckpointError(f"`{run.root}` has no space.nas: not a DARTS search run",
+                              hint="resume a folder written by `nasc search darts`")
+    space = load_model(space_file)
+    return _run(space, config, run, events, config.run.model or str(space_file))
+
+
+def _run(space: Model, config: Any, run: RunDir, events: EventSink | None,
+         source: str) -> SearchResult:
+    from nasc.search.bilevel import Architect
+    from nasc.search.darts import DartsSupernet
+    from nasc.train.checkpoint import Checkpoint
+    from nasc.train.data import build_data
+    from nasc.train.distributed import resolve_device
+    from nasc.train.optim import build_optimizer
+    from nasc.train.runner import seed_everything
+
+    device = resolve_device(config.run.device)
+    if config.run.threads is not None:
+        torch.set_num_threads(config.run.threads)
+    seed_everything(config.run.seed)
+    sink = fanout(run.event_sink if run.enabled else None, events)
+    darts = config.search.darts
+    data = build_data(config.data, device=device, seed=config.run.seed,
+                      val_fraction=config.search.val_fraction)
+    assert data.val is not None
+    space = _fit_to_data(space, data.num_classes, data.input_shape)
+    model = DartsSupernet.build(space, device=device, channels_last=darts.channels_last)
+    w_opt = build_optimizer(model.weights(), config.optimizer)
+    a_opt = build_optimizer(model.alphas(), darts.alpha_optimizer)
+    architect = Architect(model, a_opt, w_momentum=config.optimizer.momentum if
+                          config.optimizer.name == "sgd" else 0.0,
+                          w_weight_decay=config.optimizer.weight_decay, order=darts.order)
+    callback = ArchStep(architect, data.val, space, run)
+    checkpoint = Checkpoint(run.checkpoint_path if run.enabled else None)
+    run.log.add("run", {"name": config.run.name, "seed": config.run.seed, "device": str(device),
+                        "torch": torch.__version__, "python": platform.python_version(),
+                        "threads": torch.get_num_threads()})
+    run.log.add(("darts", "setup"), {
+        "space": source, "order": darts.order, "weights": sum(p.numel() for p in model.weights()),
+        "alphas": {t: list(model.arch[t].shape) for t in model.templates},
+        "train": len(data.train.data), "val": len(data.val.data),
+        "channels_last": model.channels_last})
+    sink(Message(f"DARTS ({darts.order} order): {sum(p.numel() for p in model.weights())} weights, "
+                 f"alphas {', '.join(f'{t} {tuple(model.arch[t].shape)}' for t in model.templates)}; "
+                 f"data {data.dataset.name}: {len(data.train.data)} train / {len(data.val.data)} val "
+                 f"images; device {device}"))
+    trainer = Trainer(model, trainer=config.trainer, optimizer=config.optimizer,
+                      schedule=config.schedule, device=device, optimizer_instance=w_opt,
+                      callbacks=[callback], checkpoint=checkpoint, key=LOOP_KEY, run=run,
+                      events=sink, eval_batch_size=config.data.eval_batch_size)
+    fit = trainer.fit(data.train, None)
+    result = _finish(space, model, config, run, callback.history, source)
+    result.resumed = fit.resumed
+    sink(Message(f"final genotype: {result.genotype}"))
+    run.close()
+    return result
+
+
+def _header(text: str) -> str:
+    return "".join(f"# {line}\n" for line in text.splitlines())
+
+
+def _finish(space: Model, model: Any, config: Any, run: RunDir, history: list[dict[str, Any]],
+            source: str) -> SearchResult:
+    """Derive the final network and write the outputs."""
+    from nasc.ir.printer import print_model
+    from nasc.ir.serde import to_yaml
+    from nasc.search.darts import derive
+    from nasc.search.genotype import to_genotype
+    from nasc.train.checkpoint import atomic_save
+
+    alphas = model.alpha_matrices()
+    final = derive(space, alphas)
+    genotype = to_genotype(final)
+    darts = config.search.darts
+    result = SearchResult(run=run, space=space, final=final, genotype=genotype, alphas=alphas,
+                          history=history)
+    if not run.enabled:
+        return result
+    root = run.root
+    provenance = {
+        "algorithm": "darts", "order": darts.order, "space": source,
+        "epochs": config.trainer.epochs, "seed": config.run.seed, "dataset": config.data.dataset,
+        "batch_size": config.data.batch_size, "run": str(root), "genotype": genotype,
+        "alphas": alphas, "weights": model.arch_weights(),
+    }
+    header = _header(
+        f"Derived by `nasc search darts` ({darts.order} order, {config.trainer.epochs} epochs, "
+        f"seed {config.run.seed}, data {config.data.dataset}) from {source}.\n"
+        f"Architecture weights and settings: provenance.json in {root}.\n{genotype}")
+    paths = {
+        "final.nas": root / "final.nas", "final.yaml": root / "final.yaml",
+        "genotype.txt": root / "genotype.txt", "provenance.json": root / "provenance.json",
+        "alphas.jsonl": root / "alphas.jsonl", "supernet.pt": root / "supernet.pt",
+    }
+    _write(paths["final.nas"], header + print_model(final))
+    _write(paths["final.yaml"], header + to_yaml(final))
+    _write(paths["genotype.txt"], genotype + "\n")
+    _write(paths["provenance.json"], json.dumps(provenance, indent=1) + "\n")
+    atomic_save({"state_dict": model.state_dict(), "alphas": alphas}, paths["supernet.pt"])
+    try:
+        from nasc.export.viz import write_picture
+
+        paths["cells.svg"] = write_picture(final, root / "cells.svg")
+    except (ImportError, NascError, OSError) as exc:  # graphviz's `dot` may be missing
+        run.info(f"no cell picture: {exc}")
+    run.log.add(("darts", "result"), {"genotype": genotype, "final": str(paths["final.nas"])})
+    result.paths = paths
+    return result
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
