@@ -8,17 +8,9 @@
 
 # ---- DARTS primitives (built exactly as the reference DARTS code builds them) ----------------
 
-op none {
-  zero(stride=stride)
-}
-
-op max_pool_3x3 {
-  max_pool(k=3, stride=stride, pad=1)
-}
-
-op avg_pool_3x3 {
-  avg_pool(k=3, stride=stride, pad=1)
-}
+op none = zero(stride=stride)
+op max_pool_3x3 = max_pool(k=3, stride=stride, pad=1)
+op avg_pool_3x3 = avg_pool(k=3, stride=stride, pad=1)
 
 op skip_connect {
   if stride == 1 { identity } else { factorized_reduce }

@@ -28,6 +28,7 @@ TOKENS = [
     b"1" + b"0" * 100, b"9" * 5000, b"\x00", b"\xff\xfe", b"\xc3", b"\x7f", b"\xe2\x80\x8b",
     b"- ", b": ", b"&a", b"*a", b"!!python/object:os.system", b"{kind: choice}", b"[[[[", b"]]]]",
     b"ir_version: 2", b"cells: 100000", b"layers = 99999", b"reductions = ()", b"keep 0",
+    b"if stride == 1 {", b"else", b"op x = y\n", b"cell c(x) { return x }\n", b'import "examples/x.nas"\n',
 ]
 
 
@@ -55,8 +56,9 @@ def mutated(draw: st.DrawFn) -> tuple[str, bytes]:
             data = data[:i]
         else:
             depth = draw(st.sampled_from([10, 70, 500, 5000]))
-            opener = draw(st.sampled_from([b"(", b"[", b"-", b"not ", b"{", b"(1, "]))
-            closer = {b"(": b")", b"[": b"]", b"{": b"}", b"(1, ": b")"}.get(opener, b"")
+            opener = draw(st.sampled_from([b"(", b"[", b"-", b"not ", b"{", b"(1, ", b"if a { ", b"- ["]))
+            closer = {b"(": b")", b"[": b"]", b"{": b"}", b"(1, ": b")", b"if a { ": b" }", b"- [": b"]"}.get(
+                opener, b"")
             data = data[:i] + opener * depth + data[i:j] + closer * depth + data[j:]
     return suffix, data
 

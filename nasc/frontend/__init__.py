@@ -135,7 +135,10 @@ def load_model(path: str | Path, overrides: Mapping[str, object] | None = None) 
     text = read_text(path)
     model = parse_source(text, str(path))
     model = apply_overrides(model, overrides)
-    errors = verify(model)
+    try:
+        errors = verify(model)
+    except RecursionError:  # a hand-made IR deeper than the front ends accept
+        raise ParseError("model nested too deeply", Span(file=str(path), line=1, col=1)) from None
     if errors:
         raise Diagnostics(errors)
     return model

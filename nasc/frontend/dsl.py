@@ -27,7 +27,7 @@ from nasc.source import Span
 if TYPE_CHECKING:
     from lark import Token
 
-MAX_DEPTH = 64  # deepest expression accepted (nesting of tuples, operators and signs)
+MAX_DEPTH = 64  # deepest expression (tuples, operators, signs) and `if` nesting accepted
 MAX_INT = 2**63  # larger integer literals are refused (they cannot be sizes or counts)
 COMBINERS = ("sum", "concat", "proj")
 NETWORK_KEYS = ("input", "classes", "stem", "cells", "channels", "reductions", "normal", "reduce",
@@ -297,7 +297,14 @@ def _make_transformer(file: str | None, errors: list[NascError]) -> Any:
             orelse = ch[2] if len(ch) > 2 and ch[2] is not None else []
             if isinstance(orelse, IfStmt):
                 orelse = [orelse]
-            return IfStmt(cond=cond, then=tuple(then), orelse=tuple(orelse), span=sp(meta))
+            node = IfStmt(cond=cond, then=tuple(then), orelse=tuple(orelse), span=sp(meta))
+            nested = [s for s in (*then, *orelse) if isinstance(s, IfStmt)]
+            d = 1 + max((depth.get(id(s), 1) for s in nested), default=0)
+            if d > MAX_DEPTH:
+                raise ParseError(f"`if` statements nested too deeply (more than {MAX_DEPTH} levels)", sp(meta),
+                                 "split the op into several ops")
+            depth[id(node)] = d
+            return node
 
         def op_def(self, meta: Any, ch: list[Any]) -> tuple[str, Any]:
             name, params, body = ch

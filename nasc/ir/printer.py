@@ -91,21 +91,34 @@ def format_return(cell: Cell) -> str:
 
 
 def _wrap_list(head: str, items: list[str], tail: str, indent: str) -> list[str]:
-    """`head item, item, ...tail` wrapped at WIDTH with continuation lines under the first item."""
+    """`head item, item, ...tail`, wrapped at WIDTH into as few lines as greedy filling needs, with
+    the items spread evenly over them; continuation lines start under the first item."""
     one = head + ", ".join(items) + tail
     if len(indent + one) <= WIDTH or len(items) < 2:
         return [one]
-    lines: list[str] = []
-    cur = head
     pad = " " * len(head)
-    for i, it in enumerate(items):
-        piece = it + (", " if i < len(items) - 1 else tail)
-        if cur.strip() and cur != head and len(indent + cur + piece.rstrip()) > WIDTH:
-            lines.append(cur.rstrip())
-            cur = pad
-        cur += piece
-    lines.append(cur)
-    return lines
+
+    def render(chunks: list[list[str]]) -> list[str]:
+        out = []
+        for i, chunk in enumerate(chunks):
+            last = i == len(chunks) - 1
+            out.append((head if i == 0 else pad) + ", ".join(chunk) + (tail if last else ","))
+        return out
+
+    greedy: list[list[str]] = [[]]
+    for it in items:
+        trial = render(greedy[:-1] + [greedy[-1] + [it]])[-1]
+        if greedy[-1] and len(indent + trial) + len(tail) > WIDTH:
+            greedy.append([it])
+        else:
+            greedy[-1].append(it)
+    n = len(greedy)
+    per = -(-len(items) // n)  # ceil
+    even = [items[i:i + per] for i in range(0, len(items), per)]
+    lines = render(even)
+    if len(even) == n and all(len(indent + ln) <= WIDTH for ln in lines):
+        return lines
+    return render(greedy)
 
 
 # ---- comment placement -------------------------------------------------------------------------

@@ -53,6 +53,7 @@ class NascNet(nn.Module):
         self._free_after_stems, self._free = _release_plan(n_stems, self._sources)
 
     def forward(self, x: Tensor, arch: Mapping[str, Tensor] | None = None) -> Tensor | tuple[Tensor, Tensor]:
+        """Logits for the batch `x`; `(logits, aux_logits)` in training when there is an aux tower."""
         ws = self._arch_list(arch)
         states: list[Tensor | None] = []
         h = x

@@ -209,6 +209,12 @@ def test_deep_nesting_is_a_parse_error_not_a_recursion_error():
     assert errors_of(parens) == []  # plain grouping adds no depth
 
 
+def test_deeply_nested_ifs_are_a_parse_error():
+    body = "if stride == 1 { " * 500 + "relu" + " }" * 500
+    e = one_error("import std\nop deep { " + body + " }\n" + CELLS + NETWORK)
+    assert isinstance(e, ParseError) and "`if` statements nested too deeply" in e.message and e.span.line == 2
+
+
 def test_huge_numbers():
     e = one_error(CIFAR.replace("param C = 36", "param C = " + "1" + "0" * 100))
     assert isinstance(e, ParseError) and "too large" in e.message and where(e) == (5, 11)

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nas_helpers import EXAMPLES, model_of
 
 from nasc.frontend import load_model, parse_source
 from nasc.frontend.dsl import read_source
-from nasc.ir.expr import BinOp, Lit, Neg, Ref, TupleExpr, parse_expr
+from nasc.ir.expr import BinOp, Lit, Neg, Ref, TupleExpr, format_expr, parse_expr
 from nasc.ir.model import Choice, IfStmt, OpCall
 
 NAS_EXAMPLES = sorted(EXAMPLES.glob("*.nas"))
@@ -197,11 +199,6 @@ def test_param_literals():
 
 # ---- property: the grammar and parse_expr agree on every printed expression ---------------------
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from nasc.ir.expr import format_expr  # noqa: E402
-
 _ops = ["+", "-", "*", "/", "//", "%", "==", "!=", "<", "<=", ">", ">=", "and", "or"]
 _leaves = st.one_of(
     st.integers(0, 10**6).map(lambda v: Lit(value=v)),
@@ -221,5 +218,5 @@ _exprs = st.recursive(_leaves, lambda sub: st.one_of(
 @given(_exprs)
 def test_printed_expressions_parse_back_identically_in_both_parsers(e):
     text = format_expr(e)
-    m = model_of(f"op probe = conv(k={text})")
-    assert m.op_def("probe").body[0].args["k"] == parse_expr(text) == e
+    (op,) = read_source(f"op probe = conv(k={text})", "t.nas").ops
+    assert op.body[0].args["k"] == parse_expr(text) == e
