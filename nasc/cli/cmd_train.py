@@ -67,16 +67,18 @@ def register(app: typer.Typer) -> None:
         from nasc.cli.progress import ProgressRenderer
 
         renderer = ProgressRenderer()
-        run = None
+        started: dict[str, Any] = {}  # the run dir, once there is one (for the Ctrl-C message)
         try:
             outcome, run, model_path = _train(model, data, epochs, config, sets, out, resume, amp,
-                                              seed, full, device, renderer)
+                                              seed, full, device, renderer, started)
         except NascError as err:
             renderer.close()
             raise _fail(err) from None
         except KeyboardInterrupt:
             renderer.close()
-            typer.echo("interrupted", err=True)
+            where = started.get("run")
+            typer.echo("interrupted" + (f"; continue with: nasc train --resume {where}" if where else ""),
+                       err=True)
             raise typer.Exit(code=130) from None
         renderer.close()
         if outcome is None:  # a non-main DDP process
@@ -90,15 +92,18 @@ def register(app: typer.Typer) -> None:
 
 def _train(model: Path | None, data: str | None, epochs: int | None, config: Path | None,
            sets: list[str], out: Path | None, resume: Path | None, amp: bool, seed: int | None,
-           full: bool, device: str | None, renderer: Any) -> tuple[Any, Any, Path | None]:
+           full: bool, device: str | None, renderer: Any,
+           started: dict[str, Any]) -> tuple[Any, Any, Path | None]:
     """Resolve the config and run dir, load the model, train, save; returns (outcome, run, path)."""
     from nasc.lower.artifact import load_module, read_artifact, save_artifact
     from nasc.resources import configs_dir
     from nasc.train.config import load_config, validate_config
+    from nasc.train.distributed import setup
     from nasc.train.rundir import RunDir
     from nasc.train.runner import train_model
 
     values = _flag_values(data, epochs, amp, seed, device)
+    name = ""
     if resume is not None:
         changed = [flag for flag, given in (("--data", data), ("--epochs", epochs),
                                             ("--config", config), ("--set", sets), ("--out", out),
@@ -131,8 +136,6 @@ def _train(model: Path | None, data: str | None, epochs: int | None, config: Pat
         run = None  # created below, once the model is known to load
     artifact = read_artifact(model)
     module = load_module(model)
-    from nasc.train.distributed import setup
-
     dist, _ = setup(cfg.run.device)
     if run is None:
         run = RunDir.create(name, out=out, enabled=dist.is_main)
@@ -143,6 +146,7 @@ def _train(model: Path | None, data: str | None, epochs: int | None, config: Pat
             run = RunDir(Path(root), enabled=False)
     elif not dist.is_main:
         run = RunDir(run.root, enabled=False)
+    started["run"] = run.root
     run.info(f"model: {model}")
     outcome = train_model(module, cfg, run=run, events=renderer)
     if not dist.is_main:

@@ -10,7 +10,10 @@ Second order (the unrolled step of DARTS and pt.darts): a virtual SGD step of th
 `buf` the weight optimizer's momentum buffer; then
 `dalpha = dL_val(w', alpha)/dalpha - xi * H dw'` where `dw' = dL_val(w', alpha)/dw'` and the mixed
 second derivative `H dw' = d^2 L_train / dalpha dw . dw'` is taken by central finite differences,
-`(dL_train(w + eps dw')/dalpha - dL_train(w - eps dw')/dalpha) / (2 eps)`, `eps = 0.01 / ||dw'||`.
+`(dL_train(w + eps dw')/dalpha - dL_train(w - eps dw')/dalpha) / (2 eps)`, `eps = 0.01 / ||dw'||`
+(the 0.01 is DARTS' `r`, `fd_scale` here). The loss is piecewise smooth (ReLU, max pool): a
+perturbation that crosses a kink makes the difference quotient differ from the derivative at `w`,
+which is DARTS' approximation, kept as is.
 
 Implementation: no copy of the model. The virtual weights and the perturbed weights are plain
 tensors fed through `torch.func.functional_call`; gradients are asked only for what is needed
@@ -44,7 +47,7 @@ class Architect:
 
     def __init__(self, model: DartsSupernet, alpha_optimizer: torch.optim.Optimizer | None, *,
                  w_momentum: float, w_weight_decay: float, order: Order = "second",
-                 criterion: Loss | None = None) -> None:
+                 criterion: Loss | None = None, fd_scale: float = 0.01) -> None:
         if order not in ("first", "second"):
             raise ValueError(f"order must be 'first' or 'second', got {order!r}")
         self.model = model
@@ -53,6 +56,7 @@ class Architect:
         self.w_weight_decay = float(w_weight_decay)
         self.order: Order = order
         self.criterion: Loss = criterion or F.cross_entropy
+        self.fd_scale = float(fd_scale)  # DARTS' r: eps = r / ||dw'||
         named = model.named_weights()
         self._w_names = [n for n, _ in named]
         self._weights = [p for _, p in named]
@@ -110,9 +114,10 @@ class Architect:
         return [da - xi * h for da, h in zip(dalpha, hessian)]
 
     def hessian_vector(self, dw: Sequence[Tensor], x: Tensor, y: Tensor) -> list[Tensor]:
-        """`d^2 L(w, alpha) / dalpha dw . dw` by central differences with `eps = 0.01 / ||dw||`."""
+        """`d^2 L(w, alpha) / dalpha dw . dw` by central differences with `eps = r / ||dw||`
+        (`r = fd_scale`, 0.01 in DARTS)."""
         norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(d) for d in dw]))
-        eps = 0.01 / norm
+        eps = self.fd_scale / norm
         with torch.no_grad():
             w_pos = [w + eps * d for w, d in zip(self._weights, dw)]
         g_pos = self._alpha_grad(w_pos, x, y)

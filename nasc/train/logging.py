@@ -11,6 +11,7 @@ Usage:
             log.add("losses", [1.3])
             log.add("losses", 1.2)                 # an existing list gets the value appended
     log.add(("epochs", 0, "time"), 3.5)            # a tuple path is relative to the current section
+    log.append("resumes", 120)                     # append to a list, creating it if needed
     tree = read_log(run_dir / "log.jsonl")         # {"device": "cpu", ..., "epochs": {0: {...}}}
 
 Semantics (Archai's structured logger): the log is a tree of mappings. `add(key, value)` under
@@ -77,7 +78,10 @@ class StructuredLog:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else None
-        self.tree: dict[Any, Any] = {}
+        # a resumed run continues the tree its file describes, so that appends and merges
+        # mean the same in memory as when the file is replayed
+        self.tree: dict[Any, Any] = (read_log(self.path) if self.path is not None
+                                     and self.path.exists() else {})
         self._stack: list[Key] = []
         self._counters: dict[tuple[Key, ...], int] = {}
         self._file = open(self.path, "a", encoding="utf-8") if self.path is not None else None
@@ -116,6 +120,14 @@ class StructuredLog:
         plain = to_plain(value)
         apply_add(self.tree, path, plain)
         self._write("add", path, plain)
+
+    def append(self, key: Key | tuple[Key, ...], value: Any) -> None:
+        """Append `value` to the list at `key`, creating the list if there is none."""
+        path = self._resolve(key)
+        node: Any = self.tree
+        for k in path:
+            node = node.get(k) if isinstance(node, dict) else None
+        self.add(key, value if isinstance(node, list) else [value])
 
     def begin_sec(self, key: Key | None = None) -> None:
         """Enter the child section `key` (a mapping, created if missing)."""

@@ -242,6 +242,7 @@ class Trainer:
         assert self.schedule is not None
         return {
             "epoch": epoch, "step": step, "global_step": self.global_step, "epochs": self.epochs,
+            "steps_per_epoch": len(train),
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.schedule.state_dict(), "scaler": self.precision.scaler.state_dict(),
             "accum": accum, "history": history, "ranks": ranks,
@@ -263,6 +264,10 @@ class Trainer:
             raise CheckpointError(f"checkpoint `{self.key}` was made for {state['epochs']} epochs, "
                                   f"this run has {self.epochs}",
                                   hint="resume with the run's own config")
+        if int(state.get("steps_per_epoch", len(train))) != len(train):
+            raise CheckpointError(f"checkpoint `{self.key}` was made with {state['steps_per_epoch']} steps "
+                                  f"per epoch, this run has {len(train)}",
+                                  hint="resume with the run's own data and batch size")
         try:
             self.model.load_state_dict(state["model"])
         except RuntimeError as exc:
@@ -305,6 +310,7 @@ class Trainer:
             if resumed:  # drop rows the killed run wrote after its last checkpoint
                 others = [r for r in self.run.read_metrics() if r.get("loop", self.key) != self.key]
                 self.run.rewrite_metrics(others + history)
+                self.run.log.append((self.key, "resumed_at_step"), self.global_step)
             self.run.log.add((self.key, "setup"), {
                 "epochs": self.epochs, "steps_per_epoch": steps, "device": str(self.device),
                 "precision": self.precision.name, "world_size": self.dist.world_size,

@@ -140,3 +140,24 @@ def test_darts_v2_imagenet_forward_matches_reference() -> None:
     net = lowered("darts_v2_imagenet", passes="drop-path", C=8, layers=5, classes=7)
     torch.manual_seed(0)
     compare_forward(ref.NetworkImageNet(8, 7, 5, True, ref.DARTS_V2), net, torch.randn(2, 3, 224, 224))
+
+
+def test_darts_space_forward_matches_search_network() -> None:
+    """The lowered search space with the reference's weights and alphas computes the reference
+    search network's logits (eval and training-mode batch norm)."""
+    net = lowered("darts_space", C=4, layers=5)
+    torch.manual_seed(0)
+    reference = ref.SearchNetwork(4, 10, 5)
+    with torch.no_grad():
+        reference.alphas_normal.normal_(0, 1)
+        reference.alphas_reduce.normal_(0, 1)
+    perturb_bn(reference)
+    copy_reference_weights(reference, net)
+    arch = {"normal": torch.softmax(reference.alphas_normal.detach(), -1),
+            "reduce": torch.softmax(reference.alphas_reduce.detach(), -1)}
+    x = torch.randn(4, 3, 32, 32)
+    for train in (False, True):
+        reference.train(train)
+        net.train(train)
+        with torch.no_grad():
+            assert torch.allclose(net(x, arch), reference(x), atol=1e-5, rtol=1e-4)

@@ -95,6 +95,19 @@ def test_structured_log_int_keys_and_counter(tmp_path: Path) -> None:
     assert tree == {"trials": {0: {"acc": 0.1}, 1: {"acc": 0.2}}, "epochs": {3: {"acc": 0.75, "time": 1.5}}}
 
 
+def test_append_and_a_reopened_log_continue_the_tree(tmp_path: Path) -> None:
+    log = StructuredLog(tmp_path / "l.jsonl")
+    log.append("resumes", 3)
+    log.add("b", {"x": 1})
+    log.close()
+    again = StructuredLog(tmp_path / "l.jsonl")  # a resumed process
+    again.append("resumes", 7)
+    again.add("b", {"y": 2})
+    again.close()
+    want = {"resumes": [3, 7], "b": {"x": 1, "y": 2}}
+    assert again.tree == want and read_log(tmp_path / "l.jsonl") == want
+
+
 def test_torn_last_line_is_ignored(tmp_path: Path) -> None:
     log = StructuredLog(tmp_path / "l.jsonl")
     log.add("a", 1)

@@ -190,6 +190,9 @@ def test_finished_run_resumes_to_its_result_and_epoch_mismatch_is_refused(tmp_pa
                       checkpoint=Checkpoint(tmp_path / "c.pt"))
     with pytest.raises(CheckpointError, match="made for 2 epochs, this run has 5"):
         t3.fit(bundle.train, bundle.test)
+    t4, bundle = make(tiny_config(**{"data.train_size": 64}), checkpoint=Checkpoint(tmp_path / "c.pt"))
+    with pytest.raises(CheckpointError, match="made with 2 steps per epoch, this run has 4"):
+        t4.fit(bundle.train, bundle.test)
 
 
 def test_runner_writes_the_run_directory(tmp_path: Path) -> None:
@@ -214,3 +217,4 @@ def test_runner_writes_the_run_directory(tmp_path: Path) -> None:
     torch.manual_seed(0)
     train_model(TinyNet(), cfg, run=again)
     assert again.read_metrics() == rows
+    assert read_log(run.root / "log.jsonl")["train"]["resumed_at_step"] == [6]
