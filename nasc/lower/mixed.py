@@ -139,5 +139,8 @@ def _scaled_bn(bn: nn.BatchNorm2d, h: Tensor, w: Tensor) -> Tensor:
         eaf = bn.momentum
     use_batch = bn.training or (bn.running_mean is None and bn.running_var is None)
     track = not bn.training or bn.track_running_stats
+    # `.contiguous()`: torch's CPU batch-norm backward gives a wrong input gradient for a
+    # channels-last input with a stride-0 (expanded) weight (seen in torch 2.13)
+    weight = w.expand(h.shape[1]).contiguous()
     return F.batch_norm(h, bn.running_mean if track else None, bn.running_var if track else None,
-                        w.expand(h.shape[1]), None, use_batch, eaf, bn.eps)
+                        weight, None, use_batch, eaf, bn.eps)

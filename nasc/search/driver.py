@@ -216,11 +216,23 @@ def resume_darts(run_dir: str | Path, *, events: EventSink | None = None,
     return _run(space, config, run, events, config.run.model or str(space_file))
 
 
-def _run(space: Model, config: Any, run: RunDir, events: EventSink | None,
-         source: str) -> SearchResult:
+@dataclass
+class SearchSetup:
+    """The pieces of a DARTS search, as `_run` wires them (exposed for tests and tools)."""
+
+    space: Model
+    model: Any  # DartsSupernet
+    data: Any  # DataBundle with a val stream
+    w_optimizer: torch.optim.Optimizer
+    architect: Any  # Architect (holds the alpha optimizer)
+    device: torch.device
+
+
+def build_search(space: Model, config: Any) -> SearchSetup:
+    """Seed, load the data (train / held-out split), build the supernet and both optimizers:
+    SGD on the weights only, the alpha optimizer on the alphas only."""
     from nasc.search.bilevel import Architect
     from nasc.search.darts import DartsSupernet
-    from nasc.train.checkpoint import Checkpoint
     from nasc.train.data import build_data
     from nasc.train.distributed import resolve_device
     from nasc.train.optim import build_optimizer
@@ -230,38 +242,47 @@ def _run(space: Model, config: Any, run: RunDir, events: EventSink | None,
     if config.run.threads is not None:
         torch.set_num_threads(config.run.threads)
     seed_everything(config.run.seed)
-    sink = fanout(run.event_sink if run.enabled else None, events)
     darts = config.search.darts
     data = build_data(config.data, device=device, seed=config.run.seed,
                       val_fraction=config.search.val_fraction)
-    assert data.val is not None
     space = _fit_to_data(space, data.num_classes, data.input_shape)
     model = DartsSupernet.build(space, device=device, channels_last=darts.channels_last)
     w_opt = build_optimizer(model.weights(), config.optimizer)
     a_opt = build_optimizer(model.alphas(), darts.alpha_optimizer)
-    architect = Architect(model, a_opt, w_momentum=config.optimizer.momentum if
-                          config.optimizer.name == "sgd" else 0.0,
+    momentum = config.optimizer.momentum if config.optimizer.name == "sgd" else 0.0
+    architect = Architect(model, a_opt, w_momentum=momentum,
                           w_weight_decay=config.optimizer.weight_decay, order=darts.order)
-    callback = ArchStep(architect, data.val, space, run)
+    return SearchSetup(space, model, data, w_opt, architect, device)
+
+
+def _run(space: Model, config: Any, run: RunDir, events: EventSink | None,
+         source: str) -> SearchResult:
+    from nasc.train.checkpoint import Checkpoint
+
+    s = build_search(space, config)
+    model, data, darts = s.model, s.data, config.search.darts
+    sink = fanout(run.event_sink if run.enabled else None, events)
+    callback = ArchStep(s.architect, data.val, s.space, run)
     checkpoint = Checkpoint(run.checkpoint_path if run.enabled else None)
-    run.log.add("run", {"name": config.run.name, "seed": config.run.seed, "device": str(device),
+    n_weights = sum(p.numel() for p in model.weights())
+    run.log.add("run", {"name": config.run.name, "seed": config.run.seed, "device": str(s.device),
                         "torch": torch.__version__, "python": platform.python_version(),
                         "threads": torch.get_num_threads()})
     run.log.add(("darts", "setup"), {
-        "space": source, "order": darts.order, "weights": sum(p.numel() for p in model.weights()),
+        "space": source, "order": darts.order, "weights": n_weights,
         "alphas": {t: list(model.arch[t].shape) for t in model.templates},
         "train": len(data.train.data), "val": len(data.val.data),
         "channels_last": model.channels_last})
-    sink(Message(f"DARTS ({darts.order} order): {sum(p.numel() for p in model.weights())} weights, "
-                 f"alphas {', '.join(f'{t} {tuple(model.arch[t].shape)}' for t in model.templates)}; "
-                 f"data {data.dataset.name}: {len(data.train.data)} train / {len(data.val.data)} val "
-                 f"images; device {device}"))
+    sink(Message(f"DARTS ({darts.order} order): {n_weights} weights, alphas "
+                 f"{', '.join(f'{t} {tuple(model.arch[t].shape)}' for t in model.templates)}; "
+                 f"data {data.dataset.name}: {len(data.train.data)} train / {len(data.val.data)} "
+                 f"held-out images; device {s.device}, {torch.get_num_threads()} threads"))
     trainer = Trainer(model, trainer=config.trainer, optimizer=config.optimizer,
-                      schedule=config.schedule, device=device, optimizer_instance=w_opt,
+                      schedule=config.schedule, device=s.device, optimizer_instance=s.w_optimizer,
                       callbacks=[callback], checkpoint=checkpoint, key=LOOP_KEY, run=run,
                       events=sink, eval_batch_size=config.data.eval_batch_size)
     fit = trainer.fit(data.train, None)
-    result = _finish(space, model, config, run, callback.history, source)
+    result = _finish(s.space, model, config, run, callback.history, source)
     result.resumed = fit.resumed
     sink(Message(f"final genotype: {result.genotype}"))
     run.close()
