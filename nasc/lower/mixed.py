@@ -16,7 +16,8 @@ supernet on CPU; see `benchmarks/darts_step.py`):
 - the mixing weight is folded into a candidate's final non-affine batch norm
   (`w * BN(h) == batch_norm(h, weight=w)`), saving a multiply and its saved tensor per candidate;
 - depthwise convs use `nasc.lower.depthwise` (a faster CPU backward);
-- outputs are accumulated in place into the first (fresh) candidate output.
+- outputs are accumulated in place into the first (fresh) candidate output;
+- the incoming gradient is made dense once (`_DenseGrad`) before it fans out to the candidates.
 """
 from __future__ import annotations
 
@@ -80,7 +81,25 @@ class MixedOp(nn.Module):
         if out is None:  # every candidate is `none`
             assert self._zero is not None
             return self._zero(x)
-        return out
+        return _DenseGrad.apply(out)
+
+
+class _DenseGrad(torch.autograd.Function):
+    """Identity whose backward hands on a dense gradient in the output's memory format.
+
+    The gradient reaching a mixed op is often a channel slice of a larger one (the backward of
+    the cell's output `cat`); torch's CPU batch-norm backward is ~8x slower on such strided
+    gradients, and every candidate's batch norm would pay it. One copy here avoids that."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.channels_last = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, g: Tensor) -> Tensor:  # type: ignore[override]
+        fmt = torch.channels_last if ctx.channels_last else torch.contiguous_format
+        return g.contiguous(memory_format=fmt)
 
 
 Plan = tuple[int, bool, list[tuple[int, nn.Module]], "nn.BatchNorm2d | None"]

@@ -80,7 +80,7 @@ class Architect:
         """The architecture gradient (one tensor per alpha matrix, `model.alphas()` order)."""
         if self.order == "first":
             loss = self.criterion(_logits(self.model(x_val)), y_val)
-            return list(torch.autograd.grad(loss, self._alphas))
+            return _grad(loss, self._alphas)
         return self._unrolled(x_train, y_train, x_val, y_val, w_optimizer, float(lr))
 
     # ---------------------------------------------------------------- second order
@@ -89,7 +89,7 @@ class Architect:
                         w_optimizer: torch.optim.Optimizer | None, xi: float) -> list[Tensor]:
         """`w - xi * (momentum * buf + dL_train/dw + wd * w)`: one SGD step, not applied."""
         loss = self.criterion(_logits(self.model(x_train)), y_train)
-        grads = torch.autograd.grad(loss, self._weights)
+        grads = _grad(loss, self._weights)
         out = []
         with torch.no_grad():
             for w, g in zip(self._weights, grads):
@@ -106,7 +106,7 @@ class Architect:
         # the virtual network's batch norms keep their own running statistics (pt.darts' v_net)
         scratch = {n: b.clone() for n, b in self.model.named_buffers()}
         loss = self.criterion(_logits(self._call(w_virtual, None, x_val, scratch)), y_val)
-        grads = torch.autograd.grad(loss, [*self._alphas, *w_virtual])
+        grads = _grad(loss, [*self._alphas, *w_virtual])
         n_a = len(self._alphas)
         dalpha, dw = list(grads[:n_a]), list(grads[n_a:])
         del grads, w_virtual, loss
@@ -129,7 +129,7 @@ class Architect:
 
     def _alpha_grad(self, weights: Sequence[Tensor], x: Tensor, y: Tensor) -> list[Tensor]:
         loss = self.criterion(_logits(self._call(weights, None, x, None)), y)
-        return list(torch.autograd.grad(loss, self._alphas))
+        return _grad(loss, self._alphas)
 
     def _call(self, weights: Sequence[Tensor], alphas: Sequence[Tensor] | None, x: Tensor,
               buffers: dict[str, Tensor] | None) -> Tensor | tuple[Tensor, ...]:
@@ -140,6 +140,11 @@ class Architect:
         if buffers is not None:
             params.update(buffers)
         return functional_call(self.model, params, (x,), tie_weights=False)
+
+
+def _grad(loss: Tensor, inputs: Sequence[Tensor]) -> list[Tensor]:
+    """d loss / d inputs, zeros for inputs the loss does not use (e.g. a template with no cell)."""
+    return list(torch.autograd.grad(loss, list(inputs), allow_unused=True, materialize_grads=True))
 
 
 def _momentum_buffer(optimizer: torch.optim.Optimizer | None, w: Tensor) -> Tensor | None:

@@ -29,7 +29,7 @@ import os
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from pydantic import Field
@@ -37,11 +37,16 @@ from torch import Tensor
 
 from nasc.errors import CheckpointError, ConfigError, NascError, raise_all
 from nasc.ir.expr import Ref
-from nasc.ir.model import Model
+from nasc.ir.model import Choice, Model
 from nasc.train.config import OptimizerSection, Section, register_section
 from nasc.train.events import EventSink, Message, fanout
 from nasc.train.rundir import RunDir
 from nasc.train.trainer import Callback, Trainer
+
+if TYPE_CHECKING:
+    from nasc.search.bilevel import Architect
+    from nasc.search.darts import DartsSupernet
+    from nasc.train.data import BatchStream, DataBundle
 
 LOOP_KEY = "darts"
 
@@ -120,7 +125,8 @@ class ArchStep(Callback):
 
     name = "darts"
 
-    def __init__(self, architect: Any, val_stream: Any, space: Model, run: RunDir | None) -> None:
+    def __init__(self, architect: Architect, val_stream: BatchStream, space: Model,
+                 run: RunDir | None) -> None:
         self.architect = architect
         self.val = val_stream
         self.space = space
@@ -169,15 +175,20 @@ class ArchStep(Callback):
         self.history = json.loads(state.get("history", "[]"))
 
 
-def op_shares(model: Any) -> dict[str, float]:
-    """Mean mixing weight of each candidate op per template (`darts/normal/sep_conv_3x3`)."""
+def op_shares(model: DartsSupernet) -> dict[str, float]:
+    """Mean mixing weight of each candidate op over a template's choice edges
+    (`darts/normal/sep_conv_3x3`): the usual picture of which ops DARTS is favouring."""
     out: dict[str, float] = {}
     for t in model.templates:
         cell = model.space.cell(t)
-        names = next(e.op for n in cell.nodes for e in n.edges if hasattr(e.op, "candidates"))
-        probs = torch.softmax(model.arch[t].detach().double(), dim=-1).mean(dim=0).tolist()
-        for cand, p in zip(names.candidates, probs):
-            out[f"darts/{t}/{cand.op}"] = float(p)
+        assert cell is not None
+        rows = [e.op.candidates for n in cell.nodes for e in n.edges if isinstance(e.op, Choice)]
+        probs = torch.softmax(model.arch[t].detach().double(), dim=-1).tolist()
+        sums: dict[str, list[float]] = {}
+        for cands, row in zip(rows, probs):  # rows follow choice_edge_ids order
+            for cand, p in zip(cands, row):
+                sums.setdefault(cand.op, []).append(p)
+        out.update({f"darts/{t}/{op}": sum(v) / len(v) for op, v in sums.items()})
     return out
 
 
@@ -221,10 +232,10 @@ class SearchSetup:
     """The pieces of a DARTS search, as `_run` wires them (exposed for tests and tools)."""
 
     space: Model
-    model: Any  # DartsSupernet
-    data: Any  # DataBundle with a val stream
+    model: DartsSupernet
+    data: DataBundle  # with a `val` stream (the held-out half)
     w_optimizer: torch.optim.Optimizer
-    architect: Any  # Architect (holds the alpha optimizer)
+    architect: Architect  # holds the alpha optimizer
     device: torch.device
 
 
@@ -293,7 +304,7 @@ def _header(text: str) -> str:
     return "".join(f"# {line}\n" for line in text.splitlines())
 
 
-def _finish(space: Model, model: Any, config: Any, run: RunDir, history: list[dict[str, Any]],
+def _finish(space: Model, model: DartsSupernet, config: Any, run: RunDir, history: list[dict[str, Any]],
             source: str) -> SearchResult:
     """Derive the final network and write the outputs."""
     from nasc.ir.printer import print_model

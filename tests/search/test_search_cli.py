@@ -1,0 +1,93 @@
+"""`nasc search darts`: a tiny search writes its run directory; the derived network passes
+`nasc check`, compiles and trains; errors render with exit code 1."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from nasc.cli.app import app
+
+ROOT = Path(__file__).resolve().parents[2]
+SPACE = ROOT / "examples" / "darts_space.nas"
+runner = CliRunner()
+# C=4, 3 cells, 16 train / 16 held-out images in batches of 8: 2 steps per epoch
+TINY = ["--set", "search.darts.channels=4", "--set", "search.darts.cells=3",
+        "--set", "data.train_size=32", "--set", "data.test_size=8", "--set", "data.batch_size=8",
+        "--set", "trainer.epochs=2", "--set", "run.threads=1", "--set", "run.device=cpu"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("order", ["--first-order", "--second-order"])
+def test_tiny_search_writes_a_checkable_compilable_trainable_network(tmp_path: Path, order: str) -> None:
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["search", "darts", str(SPACE), "--out", str(out), order, "--seed", "1", *TINY])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    genotype = (out / "genotype.txt").read_text().strip()
+    assert lines[0] == f"genotype: {genotype}" and genotype.startswith("Genotype(normal=[[(")
+    assert lines[1] == f"run dir: {out}"
+    assert f"  final.nas     {out / 'final.nas'}" in lines
+    names = {p.name for p in out.iterdir()}
+    assert {"config.yaml", "log.txt", "log.jsonl", "metrics.jsonl", "alphas.jsonl", "checkpoints",
+            "space.nas", "final.nas", "final.yaml", "genotype.txt", "provenance.json",
+            "supernet.pt"} <= names
+
+    # one alpha-history row per epoch; the last one's genotype is the final one
+    rows = [json.loads(x) for x in (out / "alphas.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [0, 1] and rows[-1]["genotype"] == genotype
+    assert len(rows[-1]["alphas"]["normal"]) == 14 and len(rows[-1]["weights"]) == 28
+    metrics = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [m["epoch"] for m in metrics] == [0, 1] and all("val_top1" in m for m in metrics)
+    prov = json.loads((out / "provenance.json").read_text())
+    expected_order = order.strip("-").split("-")[0]
+    assert prov["algorithm"] == "darts" and prov["order"] == expected_order
+    assert prov["seed"] == 1 and prov["epochs"] == 2 and prov["genotype"] == genotype
+    assert prov["alphas"] == rows[-1]["alphas"]
+    saved = torch.load(out / "supernet.pt", weights_only=True)
+    assert saved["alphas"] == prov["alphas"]
+    text = (out / "final.nas").read_text()
+    assert text.startswith("# Derived by `nasc search darts`") and "param C = 4" in text
+
+    for src in ("final.nas", "final.yaml"):
+        r = runner.invoke(app, ["check", str(out / src)])
+        assert r.exit_code == 0, r.output
+    model = tmp_path / "model.pt"
+    r = runner.invoke(app, ["compile", str(out / "final.nas"), "-o", str(model), "--cells", "3",
+                            "--channels", "4"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["train", str(model), "--epochs", "1", "--out", str(tmp_path / "train"),
+                            "--set", "data.train_size=16", "--set", "data.test_size=8",
+                            "--set", "data.batch_size=8", "--set", "run.threads=1",
+                            "--set", "trainer.tensorboard=false"])
+    assert r.exit_code == 0, r.output
+    assert "test top-1" in r.stdout
+
+
+def test_search_of_a_network_without_choices_is_a_rendered_error(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["search", "darts", str(ROOT / "examples" / "darts_v2_cifar.nas"),
+                            "--out", str(tmp_path / "run"), *TINY])
+    assert r.exit_code == 1
+    assert "is not a search space: it has no `choice` edges" in r.stderr
+    assert "Traceback" not in r.output
+
+
+def test_unknown_darts_key_is_a_config_error_with_a_hint(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["search", "darts", str(SPACE), "--out", str(tmp_path / "run"),
+                            "--set", "search.darts.chanels=8"])
+    assert r.exit_code == 1
+    assert "unknown key `search.darts.chanels`" in r.stderr and "channels" in r.stderr
+
+
+def test_resume_refuses_new_settings(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["search", "darts", "--resume", str(tmp_path), "--seed", "3"])
+    assert r.exit_code == 1
+    assert "--seed cannot be combined with --resume" in r.stderr
+
+
+def test_missing_space_argument(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["search", "darts", "--out", str(tmp_path / "run")])
+    assert r.exit_code == 1 and "missing SPACE argument" in r.stderr
