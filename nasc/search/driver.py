@@ -200,12 +200,13 @@ def search_darts(space_path: str | Path, config: Any, *, run: RunDir,
     from nasc.frontend import load_model
     from nasc.ir.printer import print_model
 
+    source = config.run.model or str(space_path)  # the CLI records the resolved path
     space = prepare_space(load_model(space_path), config)
     if run.enabled:
-        (run.root / "space.nas").write_text(_header(f"the space searched, from {space_path}")
+        (run.root / "space.nas").write_text(_header(f"the space searched, from {source}")
                                             + print_model(space), encoding="utf-8")
-    run.info(f"space: {space_path}")
-    return _run(space, config, run, events, str(space_path))
+    run.info(f"space: {source}")
+    return _run(space, config, run, events, source)
 
 
 def resume_darts(run_dir: str | Path, *, events: EventSink | None = None,
