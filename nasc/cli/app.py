@@ -30,6 +30,7 @@ _COMMAND_MODULES = [
     "cmd_schema",
     "cmd_train",
     "cmd_search",
+    "cmd_search_random",
 ]
 
 for _name in _COMMAND_MODULES:
