@@ -12,6 +12,8 @@ from typing import Any, Optional
 
 import typer
 
+from nasc.cli.render import fail
+
 from nasc.errors import ConfigError, NascError
 
 
@@ -82,14 +84,6 @@ def parse_int_list(text: str | None, flag: str) -> list[int] | None:
         return [int(x) for x in text.replace(" ", "").split(",") if x]
     except ValueError:
         raise ConfigError(f"`{flag} {text}` must be comma-separated integers", key=flag, hint=f"e.g. `{flag} 6,13`") from None
-
-
-def fail(err: NascError) -> typer.Exit:
-    """Print a rendered library error to stderr; the exit to raise (code 1)."""
-    from nasc.cli.render import render_error
-
-    typer.echo(render_error(err), err=True)
-    return typer.Exit(code=1)
 
 
 def register(app: typer.Typer) -> None:

@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
         tolerance: float = typer.Option(1e-4, "--tolerance", help="largest allowed torch/onnxruntime difference"),
     ) -> None:
         """Export a compiled model (eval mode, dynamic batch) and check it with onnxruntime."""
-        from nasc.cli.cmd_compile import fail
+        from nasc.cli.render import fail
 
         try:
             if onnx is None:

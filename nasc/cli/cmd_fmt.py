@@ -9,32 +9,12 @@ is parsed back and compared with the original IR, so formatting can never change
 from __future__ import annotations
 
 import difflib
-import os
-import tempfile
 from pathlib import Path
 
 import typer
 
+from nasc.atomic import atomic_write_text
 from nasc.errors import NascError, ValidationError
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same directory and `os.replace`
-    (keeping the file's permissions), so an interrupted write never leaves half a file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _yaml_header(text: str) -> str:
@@ -120,7 +100,7 @@ def register(app: typer.Typer) -> None:
                 failed = True
                 continue
             try:
-                write_text_atomic(f, out)
+                atomic_write_text(f, out)
             except OSError as e:
                 typer.echo(f"error: cannot write {name}: {e.strerror or e}", err=True)
                 failed = True

@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
         if out is None:
             typer.echo(text, nl=False)
             return
-        from nasc.cli.cmd_fmt import write_text_atomic
+        from nasc.atomic import atomic_write_text as write_text_atomic
 
         try:
             write_text_atomic(out, text)

@@ -16,17 +16,12 @@ from typing import Any, Optional
 
 import typer
 
+from nasc.cli.render import fail
+
 from nasc.errors import ConfigError, NascError
 
 search_app = typer.Typer(name="search", help="Search an architecture in a search space.",
                          no_args_is_help=True, add_completion=False)
-
-
-def _fail(err: NascError) -> typer.Exit:
-    from nasc.cli.render import render_error
-
-    typer.echo(render_error(err), err=True)
-    return typer.Exit(code=1)
 
 
 def _values(data: str | None, seed: int | None, order: str | None,
@@ -71,7 +66,7 @@ def darts_cmd(
                          seed, data, device, renderer)
     except NascError as err:
         renderer.close()
-        raise _fail(err) from None
+        raise fail(err) from None
     except KeyboardInterrupt:
         renderer.close()
         typer.echo("interrupted (continue with --resume)", err=True)

@@ -15,7 +15,8 @@ from typing import Any, Optional
 
 import typer
 
-from nasc.cli.cmd_search import _fail, search_app
+from nasc.cli.cmd_search import search_app
+from nasc.cli.render import fail
 from nasc.errors import ConfigError, NascError
 
 
@@ -46,7 +47,7 @@ def random_cmd(
                          device, renderer)
     except NascError as err:
         renderer.close()
-        raise _fail(err) from None
+        raise fail(err) from None
     except KeyboardInterrupt:
         renderer.close()
         typer.echo("interrupted (continue with --resume)", err=True)

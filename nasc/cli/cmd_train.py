@@ -16,14 +16,9 @@ from typing import Any, Optional
 
 import typer
 
+from nasc.cli.render import fail
+
 from nasc.errors import ConfigError, NascError
-
-
-def _fail(err: NascError) -> typer.Exit:
-    from nasc.cli.render import render_error
-
-    typer.echo(render_error(err), err=True)
-    return typer.Exit(code=1)
 
 
 def _flag_values(data: str | None, epochs: int | None, amp: bool, seed: int | None,
@@ -73,7 +68,7 @@ def register(app: typer.Typer) -> None:
                                               seed, full, device, renderer, started)
         except NascError as err:
             renderer.close()
-            raise _fail(err) from None
+            raise fail(err) from None
         except KeyboardInterrupt:
             renderer.close()
             where = started.get("run")

@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Draw every cell template (edges labelled by op, choices listed) and the macro network."""
         from nasc.analysis.elaborate import elaborate
-        from nasc.cli.cmd_compile import fail
+        from nasc.cli.render import fail
         from nasc.export.viz import write_picture
 
         try:

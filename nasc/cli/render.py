@@ -11,8 +11,12 @@ holds followed by `N errors`. Errors without a span but with a config key render
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from nasc.errors import Diagnostics, NascError
+
+if TYPE_CHECKING:
+    import typer
 
 
 @lru_cache(maxsize=64)
@@ -79,3 +83,11 @@ def render_error(err: NascError) -> str:
         parts.append(f"{n} error{'s' if n != 1 else ''}")
         return "\n".join(parts)
     return _one(err)
+
+
+def fail(err: NascError) -> typer.Exit:
+    """Print a rendered library error to stderr and return the exit (code 1) for the caller to raise."""
+    import typer
+
+    typer.echo(render_error(err), err=True)
+    return typer.Exit(code=1)

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from nasc.errors import ExportError
-from nasc.export.atomic import atomic_write_bytes
+from nasc.atomic import atomic_write_bytes
 from nasc.lower.net import NascNet
 
 DEFAULT_OPSET = 17

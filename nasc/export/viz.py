@@ -13,7 +13,7 @@ import graphviz
 
 from nasc.analysis.network import Network
 from nasc.errors import ExportError
-from nasc.export.atomic import atomic_write_bytes
+from nasc.atomic import atomic_write_bytes
 from nasc.ir.expr import format_expr
 from nasc.ir.model import Cell, Choice, Model, OpCall
 

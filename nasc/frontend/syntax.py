@@ -16,7 +16,7 @@ from nasc.source import Span
 
 if TYPE_CHECKING:
     from lark import Lark, Token, Tree
-    from lark.exceptions import UnexpectedInput
+    from lark.exceptions import UnexpectedInput, UnexpectedToken
 
 _PARSER: Lark | None = None
 # Comment tokens of the file being parsed (lark calls back for ignored tokens too); reset per parse.

@@ -30,7 +30,7 @@ import torch
 
 from nasc import __version__
 from nasc.errors import ArtifactError, NascError
-from nasc.export.atomic import atomic_write
+from nasc.atomic import atomic_write
 from nasc.ir.model import IR_VERSION, Model
 from nasc.lower.net import NascNet, build_module
 

@@ -56,8 +56,8 @@ def _refuse_space(model: Model, where: str) -> None:
     raise ValidationError(
         f"`{model.name}` is a search space (it has choice edges); {where}",
         model.span,
-        hint=f"run `nasc search darts` on it to find a network, or finalize it with architecture weights "
-             f"(`--passes finalize` with finalize options)")
+        hint="run `nasc search darts` on it to find a network, or finalize it with architecture weights "
+             "(`--passes finalize` with finalize options)")
 
 
 def compile_model(source: str | os.PathLike[str] | Model, *, overrides: Mapping[str, Any] | None = None,

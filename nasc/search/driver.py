@@ -25,7 +25,6 @@ plus the run dir's usual config, logs, metrics, tb/ and checkpoints/.
 from __future__ import annotations
 
 import json
-import os
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,9 +34,11 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from nasc.errors import CheckpointError, ConfigError, NascError, raise_all
+from nasc.errors import ConfigError, NascError
 from nasc.ir.expr import Ref
+from nasc.atomic import atomic_write_text
 from nasc.ir.model import Choice, Model
+from nasc.search import runs
 from nasc.train.config import OptimizerSection, Section, register_section
 from nasc.train.events import EventSink, Message, fanout
 from nasc.train.rundir import RunDir
@@ -89,15 +90,7 @@ class SearchResult:
 
 def prepare_space(space: Model, config: Any) -> Model:
     """The space as searched: param overrides, then the supernet size (`scale-up`)."""
-    from nasc.frontend import apply_overrides
-    from nasc.ir.verify import verify
-    from nasc.passes.scale_up import scale_up
-
-    darts = config.search.darts
-    out = apply_overrides(space, dict(darts.params))
-    out = scale_up(out, cells=darts.cells, channels=darts.channels)
-    raise_all(verify(out))
-    return out
+    return runs.prepare_space(space, config.search.darts)
 
 
 def _fit_to_data(space: Model, classes: int, shape: tuple[int, int, int]) -> Model:
@@ -159,9 +152,7 @@ class ArchStep(Callback):
         if self.run is None or not self.run.enabled:
             return
         path = self.run.root / "alphas.jsonl"
-        tmp = path.with_name(".alphas.jsonl.tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in self.history), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in self.history))
 
     def state_dict(self) -> dict[str, Any]:
         opt = self.architect.optimizer
@@ -197,35 +188,15 @@ def op_shares(model: DartsSupernet) -> dict[str, float]:
 def search_darts(space_path: str | Path, config: Any, *, run: RunDir,
                  events: EventSink | None = None) -> SearchResult:
     """Run a DARTS search of the space in `space_path` as `config` says, into `run`."""
-    from nasc.frontend import load_model
-    from nasc.ir.printer import print_model
-
-    source = config.run.model or str(space_path)  # the CLI records the resolved path
-    space = prepare_space(load_model(space_path), config)
-    if run.enabled:
-        (run.root / "space.nas").write_text(_header(f"the space searched, from {source}")
-                                            + print_model(space), encoding="utf-8")
-    run.info(f"space: {source}")
+    space, source = runs.start_space(space_path, config, config.search.darts, run)
     return _run(space, config, run, events, source)
 
 
 def resume_darts(run_dir: str | Path, *, events: EventSink | None = None,
                  device: str | None = None) -> SearchResult:
     """Continue the DARTS search in `run_dir` (its config, space and checkpoint)."""
-    from nasc.frontend import load_model
-    from nasc.train.config import validate_config
-
-    run = RunDir.open(run_dir)
-    raw = run.read_config()
-    if device is not None:
-        raw.setdefault("run", {})["device"] = device
-    config = validate_config(raw)
-    space_file = run.root / "space.nas"
-    if not space_file.is_file():
-        raise CheckpointError(f"`{run.root}` has no space.nas: not a DARTS search run",
-                              hint="resume a folder written by `nasc search darts`")
-    space = load_model(space_file)
-    return _run(space, config, run, events, config.run.model or str(space_file))
+    run, config, space, source = runs.reopen_run(run_dir, device, "nasc search darts")
+    return _run(space, config, run, events, source)
 
 
 @dataclass
@@ -301,10 +272,6 @@ def _run(space: Model, config: Any, run: RunDir, events: EventSink | None,
     return result
 
 
-def _header(text: str) -> str:
-    return "".join(f"# {line}\n" for line in text.splitlines())
-
-
 def _finish(space: Model, model: DartsSupernet, config: Any, run: RunDir, history: list[dict[str, Any]],
             source: str) -> SearchResult:
     """Derive the final network and write the outputs."""
@@ -312,7 +279,7 @@ def _finish(space: Model, model: DartsSupernet, config: Any, run: RunDir, histor
     from nasc.ir.serde import to_yaml
     from nasc.search.darts import derive
     from nasc.search.genotype import to_genotype
-    from nasc.train.checkpoint import atomic_save
+    from nasc.atomic import atomic_save
 
     alphas = model.alpha_matrices()
     final = derive(space, alphas)
@@ -329,7 +296,7 @@ def _finish(space: Model, model: DartsSupernet, config: Any, run: RunDir, histor
         "batch_size": config.data.batch_size, "run": str(root), "genotype": genotype,
         "alphas": alphas, "weights": model.arch_weights(),
     }
-    header = _header(
+    header = runs.comment_header(
         f"Derived by `nasc search darts` ({darts.order} order, {config.trainer.epochs} epochs, "
         f"seed {config.run.seed}, data {config.data.dataset}) from {source}.\n"
         f"Architecture weights and settings: provenance.json in {root}.\n{genotype}")
@@ -338,10 +305,10 @@ def _finish(space: Model, model: DartsSupernet, config: Any, run: RunDir, histor
         "genotype.txt": root / "genotype.txt", "provenance.json": root / "provenance.json",
         "alphas.jsonl": root / "alphas.jsonl", "supernet.pt": root / "supernet.pt",
     }
-    _write(paths["final.nas"], header + print_model(final))
-    _write(paths["final.yaml"], header + to_yaml(final))
-    _write(paths["genotype.txt"], genotype + "\n")
-    _write(paths["provenance.json"], json.dumps(provenance, indent=1) + "\n")
+    atomic_write_text(paths["final.nas"], header + print_model(final))
+    atomic_write_text(paths["final.yaml"], header + to_yaml(final))
+    atomic_write_text(paths["genotype.txt"], genotype + "\n")
+    atomic_write_text(paths["provenance.json"], json.dumps(provenance, indent=1) + "\n")
     atomic_save({"state_dict": model.state_dict(), "alphas": alphas}, paths["supernet.pt"])
     try:
         from nasc.export.viz import write_picture
@@ -352,9 +319,3 @@ def _finish(space: Model, model: DartsSupernet, config: Any, run: RunDir, histor
     run.log.add(("darts", "result"), {"genotype": genotype, "final": str(paths["final.nas"])})
     result.paths = paths
     return result
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

@@ -27,7 +27,6 @@ network at search size), `provenance.json`, plus the run dir's usual config, log
 from __future__ import annotations
 
 import json
-import os
 import platform
 import random
 import time
@@ -39,7 +38,9 @@ import torch
 from pydantic import Field
 
 from nasc.errors import CheckpointError, ConfigError
+from nasc.atomic import atomic_write_text
 from nasc.ir.model import Model
+from nasc.search import runs
 from nasc.search import driver as _darts_driver  # registers `search.darts`: stored configs hold it
 from nasc.train.config import Section, register_section
 from nasc.train.events import EventSink, Message, fanout
@@ -85,16 +86,7 @@ class RandomResult:
 
 def prepare_space(space: Model, config: Any) -> Model:
     """The space as searched: param overrides, then the trial size (`scale-up`)."""
-    from nasc.frontend import apply_overrides
-    from nasc.errors import raise_all
-    from nasc.ir.verify import verify
-    from nasc.passes.scale_up import scale_up
-
-    rnd = config.search.random
-    out = apply_overrides(space, dict(rnd.params))
-    out = scale_up(out, cells=rnd.cells, channels=rnd.channels)
-    raise_all(verify(out))
-    return out
+    return runs.prepare_space(space, config.search.random)
 
 
 def draw_architectures(space: Model, n: int, seed: int) -> list[dict[str, str | None]]:
@@ -176,36 +168,15 @@ def _ray_trial(space_json: str, picks: dict[str, str | None], config_json: dict[
 def search_random(space_path: str | Path, config: Any, *, run: RunDir,
                   events: EventSink | None = None) -> RandomResult:
     """Run a random search of the space in `space_path` as `config` says, into `run`."""
-    from nasc.frontend import load_model
-    from nasc.ir.printer import print_model
-    from nasc.search.driver import _header
-
-    source = config.run.model or str(space_path)
-    space = prepare_space(load_model(space_path), config)
-    if run.enabled:
-        _write(run.root / "space.nas", _header(f"the space searched, from {source}")
-               + print_model(space))
-    run.info(f"space: {source}")
+    space, source = runs.start_space(space_path, config, config.search.random, run)
     return _run(space, config, run, events, source)
 
 
 def resume_random(run_dir: str | Path, *, events: EventSink | None = None,
                   device: str | None = None) -> RandomResult:
     """Continue the random search in `run_dir` (its config, space and checkpoint)."""
-    from nasc.frontend import load_model
-    from nasc.train.config import validate_config
-
-    run = RunDir.open(run_dir)
-    raw = run.read_config()
-    if device is not None:
-        raw.setdefault("run", {})["device"] = device
-    config = validate_config(raw)
-    space_file = run.root / "space.nas"
-    if not space_file.is_file():
-        raise CheckpointError(f"`{run.root}` has no space.nas: not a search run",
-                              hint="resume a folder written by `nasc search random`")
-    space = load_model(space_file)
-    return _run(space, config, run, events, config.run.model or str(space_file))
+    run, config, space, source = runs.reopen_run(run_dir, device, "nasc search random")
+    return _run(space, config, run, events, source)
 
 
 def _run(space: Model, config: Any, run: RunDir, events: EventSink | None,
@@ -307,7 +278,6 @@ def _finish(space: Model, results: list[dict[str, Any]], config: Any, run: RunDi
     """Pick the best trial and write the outputs."""
     from nasc.ir.printer import print_model
     from nasc.ir.serde import to_yaml
-    from nasc.search.driver import _header
     from nasc.search.random import from_choices
 
     i = best_trial(results)
@@ -326,17 +296,17 @@ def _finish(space: Model, results: list[dict[str, Any]], config: Any, run: RunDi
                   "epochs": config.trainer.epochs, "seed": config.run.seed,
                   "dataset": config.data.dataset, "run": str(root), "best_trial": row["trial"],
                   "val_top1": row["val_top1"], "genotype": row["genotype"], "picks": row["picks"]}
-    header = _header(
+    header = runs.comment_header(
         f"Found by `nasc search random` (trial {row['trial'] + 1} of {len(results)}, "
         f"{config.trainer.epochs} epoch(s) each, seed {config.run.seed}, data {config.data.dataset}) "
         f"from {source}.\nHeld-out top-1 {100 * row['val_top1']:.2f}%; all trials: trials.jsonl "
         f"in {root}.\n{row['genotype']}")
     paths = {name: root / name for name in ("final.nas", "final.yaml", "pareto.json",
                                             "trials.jsonl", "provenance.json")}
-    _write(paths["final.nas"], header + print_model(best))
-    _write(paths["final.yaml"], header + to_yaml(best))
-    _write(paths["pareto.json"], json.dumps(pareto, indent=1) + "\n")
-    _write(paths["provenance.json"], json.dumps(provenance, indent=1) + "\n")
+    atomic_write_text(paths["final.nas"], header + print_model(best))
+    atomic_write_text(paths["final.yaml"], header + to_yaml(best))
+    atomic_write_text(paths["pareto.json"], json.dumps(pareto, indent=1) + "\n")
+    atomic_write_text(paths["provenance.json"], json.dumps(provenance, indent=1) + "\n")
     run.log.add((LOOP_KEY, "result"), {"best_trial": row["trial"], "final": str(paths["final.nas"])})
     result.paths = paths
     return result
@@ -360,10 +330,4 @@ def _drop_lost_metrics(run: RunDir, start: int, checkpoint: Any) -> None:
 def _write_trials(run: RunDir, rows: list[dict[str, Any]]) -> None:
     """Rewrite trials.jsonl from the committed rows (drops rows of a killed run's lost trial)."""
     if run.enabled:
-        _write(run.root / "trials.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+        atomic_write_text(run.root / "trials.jsonl", "".join(json.dumps(r) + "\n" for r in rows))

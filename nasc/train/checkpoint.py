@@ -23,7 +23,6 @@ capture torch (CPU, CUDA), Python and numpy global generators in that form.
 """
 from __future__ import annotations
 
-import os
 import random
 import sys
 from collections.abc import Mapping
@@ -32,6 +31,7 @@ from typing import Any
 
 import torch
 
+from nasc.atomic import atomic_save
 from nasc.errors import CheckpointError
 
 FORMAT = "nasc-checkpoint"
@@ -49,30 +49,6 @@ def snapshot(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(snapshot(v) for v in value)
     return value
-
-
-def atomic_save(obj: Any, path: str | Path) -> None:
-    """`torch.save(obj)` to `path` via a temp file, fsync and `os.replace`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    try:  # make the rename itself durable
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass  # some platforms cannot fsync a directory
 
 
 def load_file(path: str | Path) -> Any:

@@ -20,13 +20,13 @@ writes: `RunDir.create(..., enabled=False)` on other ranks gives an object whose
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from nasc.atomic import atomic_write_text
 from nasc.errors import CheckpointError, ConfigError
 from nasc.train.events import (CheckpointSaved, EpochEnded, EpochStarted, Event, FitEnded,
                                FitStarted, Message, StepEnded)
@@ -156,7 +156,7 @@ class RunDir:
         if not self.enabled:
             return
         data = config.model_dump(mode="json") if hasattr(config, "model_dump") else to_plain(config)
-        self.config_path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        atomic_write_text(self.config_path, yaml.safe_dump(data, sort_keys=False))
 
     def read_config(self) -> dict[str, Any]:
         """The stored `config.yaml` as a mapping."""
@@ -188,9 +188,7 @@ class RunDir:
         """Replace `metrics.jsonl` by `rows` (on resume, from the checkpoint's history)."""
         if not self.enabled:
             return
-        tmp = self.metrics_path.with_name(".metrics.jsonl.tmp")
-        tmp.write_text("".join(json.dumps(to_plain(r)) + "\n" for r in rows), encoding="utf-8")
-        os.replace(tmp, self.metrics_path)
+        atomic_write_text(self.metrics_path, "".join(json.dumps(to_plain(r)) + "\n" for r in rows))
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """The rows of `metrics.jsonl` (empty when there is none)."""
