@@ -18,24 +18,11 @@ import typer
 
 from nasc.cli.render import fail
 
+from nasc.cli.runs import flag_values, load_run_config, refuse_with_resume
 from nasc.errors import ConfigError, NascError
 
 search_app = typer.Typer(name="search", help="Search an architecture in a search space.",
                          no_args_is_help=True, add_completion=False)
-
-
-def _values(data: str | None, seed: int | None, order: str | None,
-            device: str | None) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    if data is not None:
-        values["data.dataset"] = data
-    if seed is not None:
-        values["run.seed"] = seed
-    if order is not None:
-        values["search.darts.order"] = order
-    if device is not None:
-        values["run.device"] = device
-    return values
 
 
 @search_app.command("darts")
@@ -84,28 +71,20 @@ def darts_cmd(
 def _search(space: Path | None, config: Path | None, sets: list[str], full: bool,
             out: Path | None, resume: Path | None, order: str | None, seed: int | None,
             data: str | None, device: str | None, renderer: Any) -> Any:
-    from nasc.resources import configs_dir
     from nasc.search.driver import resume_darts, search_darts
-    from nasc.train.config import load_config
     from nasc.train.rundir import RunDir
 
     if resume is not None:
-        given = [flag for flag, v in (("SPACE", space), ("--config", config), ("--set", sets),
-                                      ("--full", full), ("--out", out), ("--seed", seed),
-                                      ("--first-order/--second-order", order), ("--data", data)) if v]
-        if given:
-            raise ConfigError(f"{', '.join(given)} cannot be combined with --resume", key="--resume",
-                              hint="a resumed search keeps the space and config it started with")
+        refuse_with_resume({"SPACE": space, "--config": config, "--set": sets, "--full": full,
+                            "--out": out, "--seed": seed, "--first-order/--second-order": order,
+                            "--data": data}, "search")
         return resume_darts(resume, events=renderer, device=device)
     if space is None:
         raise ConfigError("missing SPACE argument", key="SPACE",
                           hint="nasc search darts examples/darts_space.nas")
-    cfg_path = config if config is not None else configs_dir() / "search_darts.yaml"
-    if config is None and not cfg_path.is_file():
-        cfg_path = None  # an installation without the shipped configs: schema defaults
-    values = _values(data, seed, order, device)
-    values["run.model"] = str(space.resolve())
-    cfg = load_config(cfg_path, overrides=sets, full=full, values=values)
+    values = flag_values({"data.dataset": data, "run.seed": seed, "search.darts.order": order,
+                          "run.device": device, "run.model": str(space.resolve())})
+    cfg = load_run_config(config, "search_darts.yaml", sets, full, values)
     run = RunDir.create(cfg.run.name, out=out)
     run.write_config(cfg)
     return search_darts(space, cfg, run=run, events=renderer)

@@ -17,6 +17,7 @@ import typer
 
 from nasc.cli.cmd_search import search_app
 from nasc.cli.render import fail
+from nasc.cli.runs import flag_values, load_run_config, refuse_with_resume
 from nasc.errors import ConfigError, NascError
 
 
@@ -66,19 +67,13 @@ def random_cmd(
 def _search(space: Path | None, trials: int | None, executor: str | None, config: Path | None,
             sets: list[str], full: bool, out: Path | None, resume: Path | None, seed: int | None,
             data: str | None, device: str | None, renderer: Any) -> Any:
-    from nasc.resources import configs_dir
     from nasc.search.random_driver import resume_random, search_random
-    from nasc.train.config import load_config
     from nasc.train.rundir import RunDir
 
     if resume is not None:
-        given = [flag for flag, v in (("SPACE", space), ("--trials", trials),
-                                      ("--executor", executor), ("--config", config),
-                                      ("--set", sets), ("--full", full), ("--out", out),
-                                      ("--seed", seed), ("--data", data)) if v]
-        if given:
-            raise ConfigError(f"{', '.join(given)} cannot be combined with --resume", key="--resume",
-                              hint="a resumed search keeps the space and config it started with")
+        refuse_with_resume({"SPACE": space, "--trials": trials, "--executor": executor,
+                            "--config": config, "--set": sets, "--full": full, "--out": out,
+                            "--seed": seed, "--data": data}, "search")
         return resume_random(resume, events=renderer, device=device)
     if space is None:
         raise ConfigError("missing SPACE argument", key="SPACE",
@@ -86,15 +81,10 @@ def _search(space: Path | None, trials: int | None, executor: str | None, config
     if executor is not None and executor not in ("inline", "ray"):
         raise ConfigError(f"unknown executor `{executor}`", key="--executor",
                           hint="use inline or ray")
-    cfg_path = config if config is not None else configs_dir() / "search_random.yaml"
-    if config is None and not cfg_path.is_file():
-        cfg_path = None  # an installation without the shipped configs: schema defaults
-    values: dict[str, Any] = {"run.model": str(space.resolve())}
-    for key, value in (("data.dataset", data), ("run.seed", seed), ("run.device", device),
-                       ("search.random.trials", trials), ("search.random.executor", executor)):
-        if value is not None:
-            values[key] = value
-    cfg = load_config(cfg_path, overrides=sets, full=full, values=values)
+    values = flag_values({"run.model": str(space.resolve()), "data.dataset": data,
+                          "run.seed": seed, "run.device": device, "search.random.trials": trials,
+                          "search.random.executor": executor})
+    cfg = load_run_config(config, "search_random.yaml", sets, full, values)
     run = RunDir.create(cfg.run.name, out=out)
     run.write_config(cfg)
     return search_random(space, cfg, run=run, events=renderer)

@@ -17,24 +17,8 @@ from typing import Any, Optional
 import typer
 
 from nasc.cli.render import fail
-
+from nasc.cli.runs import flag_values, load_run_config, refuse_with_resume
 from nasc.errors import ConfigError, NascError
-
-
-def _flag_values(data: str | None, epochs: int | None, amp: bool, seed: int | None,
-                 device: str | None) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    if data is not None:
-        values["data.dataset"] = data
-    if epochs is not None:
-        values["trainer.epochs"] = epochs
-    if amp:
-        values["trainer.amp"] = True
-    if seed is not None:
-        values["run.seed"] = seed
-    if device is not None:
-        values["run.device"] = device
-    return values
 
 
 def register(app: typer.Typer) -> None:
@@ -91,22 +75,18 @@ def _train(model: Path | None, data: str | None, epochs: int | None, config: Pat
            started: dict[str, Any]) -> tuple[Any, Any, Path | None]:
     """Resolve the config and run dir, load the model, train, save; returns (outcome, run, path)."""
     from nasc.lower.artifact import load_module, read_artifact, save_artifact
-    from nasc.resources import configs_dir
-    from nasc.train.config import load_config, validate_config
+    from nasc.train.config import validate_config
     from nasc.train.distributed import setup
     from nasc.train.rundir import RunDir
     from nasc.train.runner import train_model
 
-    values = _flag_values(data, epochs, amp, seed, device)
+    values = flag_values({"data.dataset": data, "trainer.epochs": epochs,
+                          "trainer.amp": True if amp else None, "run.seed": seed,
+                          "run.device": device})
     name = ""
     if resume is not None:
-        changed = [flag for flag, given in (("--data", data), ("--epochs", epochs),
-                                            ("--config", config), ("--set", sets), ("--out", out),
-                                            ("--amp", amp), ("--seed", seed), ("--full", full))
-                   if given]
-        if changed:
-            raise ConfigError(f"{', '.join(changed)} cannot be combined with --resume",
-                              key="--resume", hint="a resumed run keeps the config it started with")
+        refuse_with_resume({"--data": data, "--epochs": epochs, "--config": config, "--set": sets,
+                            "--out": out, "--amp": amp, "--seed": seed, "--full": full})
         run = RunDir.open(resume)
         raw = run.read_config()
         if device is not None:  # the device may change (e.g. resume a GPU run on the CPU)
@@ -122,11 +102,8 @@ def _train(model: Path | None, data: str | None, epochs: int | None, config: Pat
         if model is None:
             raise ConfigError("missing MODEL argument", key="MODEL",
                               hint="nasc train model.pt (compile one with `nasc compile`)")
-        cfg_path = config if config is not None else configs_dir() / "train.yaml"
-        if config is None and not cfg_path.is_file():
-            cfg_path = None  # an installation without the shipped configs: schema defaults
         values["run.model"] = str(model.resolve())
-        cfg = load_config(cfg_path, overrides=sets, full=full, values=values)
+        cfg = load_run_config(config, "train.yaml", sets, full, values)
         name = cfg.run.name if cfg.run.name != "train" else f"train-{model.stem}"
         run = None  # created below, once the model is known to load
     artifact = read_artifact(model)
