@@ -17,7 +17,6 @@ from typing import Any, Optional
 import typer
 
 from nasc.cli.render import fail
-
 from nasc.cli.runs import flag_values, load_run_config, refuse_with_resume
 from nasc.errors import ConfigError, NascError
 
