@@ -16,9 +16,8 @@ from typing import Any, Optional
 
 import typer
 
-from nasc.cli.render import fail
-from nasc.cli.runs import flag_values, load_run_config, refuse_with_resume
-from nasc.errors import ConfigError, NascError
+from nasc.cli.runs import flag_values, load_run_config, refuse_with_resume, run_with_progress
+from nasc.errors import ConfigError
 
 search_app = typer.Typer(name="search", help="Search an architecture in a search space.",
                          no_args_is_help=True, add_completion=False)
@@ -43,21 +42,9 @@ def darts_cmd(
     device: Optional[str] = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:N"),
 ) -> None:
     """DARTS: train a supernet with architecture weights, derive the discrete network."""
-    from nasc.cli.progress import ProgressRenderer
-
-    renderer = ProgressRenderer()
-    try:
-        result = _search(space, config, sets, full, out, resume,
-                         None if order is None else ("first" if order else "second"),
-                         seed, data, device, renderer)
-    except NascError as err:
-        renderer.close()
-        raise fail(err) from None
-    except KeyboardInterrupt:
-        renderer.close()
-        typer.echo("interrupted (continue with --resume)", err=True)
-        raise typer.Exit(code=130) from None
-    renderer.close()
+    order_name = None if order is None else ("first" if order else "second")
+    result = run_with_progress(lambda r: _search(space, config, sets, full, out, resume, order_name,
+                                                 seed, data, device, r))
     typer.echo(f"genotype: {result.genotype}")
     typer.echo(f"run dir: {result.run.root}")
     for name in ("final.nas", "final.yaml", "genotype.txt", "alphas.jsonl", "cells.svg"):

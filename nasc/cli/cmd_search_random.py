@@ -16,9 +16,8 @@ from typing import Any, Optional
 import typer
 
 from nasc.cli.cmd_search import search_app
-from nasc.cli.render import fail
-from nasc.cli.runs import flag_values, load_run_config, refuse_with_resume
-from nasc.errors import ConfigError, NascError
+from nasc.cli.runs import flag_values, load_run_config, refuse_with_resume, run_with_progress
+from nasc.errors import ConfigError
 
 
 @search_app.command("random")
@@ -40,20 +39,8 @@ def random_cmd(
     device: Optional[str] = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:N"),
 ) -> None:
     """Random search: sample distinct networks of the space, train each briefly, keep the best."""
-    from nasc.cli.progress import ProgressRenderer
-
-    renderer = ProgressRenderer()
-    try:
-        result = _search(space, trials, executor, config, sets, full, out, resume, seed, data,
-                         device, renderer)
-    except NascError as err:
-        renderer.close()
-        raise fail(err) from None
-    except KeyboardInterrupt:
-        renderer.close()
-        typer.echo("interrupted (continue with --resume)", err=True)
-        raise typer.Exit(code=130) from None
-    renderer.close()
+    result = run_with_progress(lambda r: _search(space, trials, executor, config, sets, full, out,
+                                                 resume, seed, data, device, r))
     best = result.trials[result.best_index]
     typer.echo(f"best: trial {best['trial'] + 1} of {len(result.trials)}, "
                f"val_top1 {100 * best['val_top1']:.2f}%, {best['macs']} MACs")

@@ -4,10 +4,13 @@ config file (a shipped default unless `--config` is given).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from nasc.errors import ConfigError
+from nasc.errors import ConfigError, NascError
+
+T = TypeVar("T")
 
 
 def refuse_with_resume(flags: dict[str, object], what: str = "run") -> None:
@@ -33,3 +36,24 @@ def load_run_config(config: Path | None, default_name: str, sets: list[str], ful
     if config is None and not cfg_path.is_file():  # type: ignore[union-attr]
         cfg_path = None  # an installation without the shipped configs: schema defaults
     return load_config(cfg_path, overrides=sets, full=full, values=values)
+
+
+def run_with_progress(job: Callable[[Any], T]) -> T:
+    """Run `job(renderer)` under a progress renderer. A `NascError` exits 1 with the rendered
+    error; Ctrl-C exits 130 with a hint to `--resume`; the renderer is closed either way."""
+    import typer
+
+    from nasc.cli.progress import ProgressRenderer
+    from nasc.cli.render import fail
+
+    renderer = ProgressRenderer()
+    try:
+        return job(renderer)
+    except NascError as err:
+        raise fail(err) from None
+    except KeyboardInterrupt:
+        renderer.close()
+        typer.echo("interrupted (continue with --resume)", err=True)
+        raise typer.Exit(code=130) from None
+    finally:
+        renderer.close()
