@@ -50,8 +50,18 @@ def darts_cmd(
     for name in ("final.nas", "final.yaml", "genotype.txt", "alphas.jsonl", "cells.svg"):
         if name in result.paths:
             typer.echo(f"  {name:<13} {result.paths[name]}")
-    typer.echo(f"next: nasc compile {result.paths.get('final.nas', 'final.nas')} -o model.pt "
-               "--cells 20 --channels 36 --aux --drop-path")
+    typer.echo(f"next: {_next_step(result)}")
+
+
+def _next_step(result: Any) -> str:
+    """The compile-and-train commands for the derived network: toy-sized (5 cells, C=8, a few
+    minutes on a CPU) after a search on the built-in data, the paper's evaluation size otherwise."""
+    raw = result.run.read_config() if result.run.enabled else {}
+    toy = str((raw.get("data") or {}).get("dataset", "builtin")) == "builtin"
+    size, train = ("--cells 5 --channels 8", "") if toy else ("--cells 20 --channels 36", " --full")
+    final = result.paths.get("final.nas", "final.nas")
+    return (f"nasc compile {final} -o model.pt {size} --aux --drop-path && "
+            f"nasc train model.pt{train}")
 
 
 def _search(space: Path | None, config: Path | None, sets: list[str], full: bool,

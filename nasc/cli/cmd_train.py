@@ -110,8 +110,13 @@ def _train(model: Path | None, data: str | None, epochs: int | None, config: Pat
     module = load_module(model)
     dist, _ = setup(cfg.run.device)
     if run is None:
-        run = RunDir.create(name, out=out, enabled=dist.is_main)
-        run.write_config(cfg)
+        def create() -> RunDir:
+            made = RunDir.create(name, out=out, enabled=dist.is_main)
+            made.write_config(cfg)
+            return made
+
+        # only rank 0 checks and writes the folder: if that fails, every rank must stop
+        run = dist.agree(create)
         # every rank uses rank 0's folder (their clocks may name it a second apart)
         root = dist.all_gather_object(str(run.root))[0]
         if not dist.is_main:

@@ -13,13 +13,16 @@ torchrun's environment everything is single-process and `torch.distributed` is n
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
 
-from nasc.errors import ConfigError
+from nasc.errors import ConfigError, NascError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,32 @@ class DistContext:
         out: list[Any] = [None] * self.world_size
         dist.all_gather_object(out, obj)
         return out
+
+    def agree(self, fn: Callable[[], T]) -> T:
+        """Run `fn` on every process and fail on all of them if it failed on any.
+
+        A step that can fail on one rank only (rank 0 creating the run folder, one node missing a
+        data file) would otherwise leave the others blocked forever in their next collective. Here
+        every rank reports success or its `NascError`; a rank whose own step succeeded raises a
+        `NascError` naming the failed rank and its message. Other exceptions propagate as usual.
+        """
+        if not self.enabled:
+            return fn()
+        error: NascError | None = None
+        result: Any = None
+        try:
+            result = fn()
+        except NascError as exc:
+            error = exc
+        failures = [(r, msg) for r, msg in enumerate(self.all_gather_object(
+            None if error is None else str(error))) if msg is not None]
+        if error is not None:
+            raise error
+        if failures:
+            rank, msg = failures[0]
+            raise NascError(f"rank {rank} failed: {msg}",
+                            hint="every process stops; fix the cause and relaunch torchrun")
+        return result
 
     def barrier(self) -> None:
         """Wait for every process."""

@@ -66,8 +66,10 @@ def train_model(model: nn.Module, config: Any, *, run: RunDir | None = None,
     if run is not None and not dist.is_main:
         run = RunDir(run.root, enabled=False)
     sink = fanout(run.event_sink if run is not None else None, events) if dist.is_main else None
-    data = build_data(config.data, device=device, seed=config.run.seed, rank=dist.rank,
-                      world_size=dist.world_size, dataset=dataset)
+    # each rank reads its own files: one missing on one node must stop every rank
+    data = dist.agree(lambda: build_data(config.data, device=device, seed=config.run.seed,
+                                         rank=dist.rank, world_size=dist.world_size,
+                                         dataset=dataset))
     if run is not None:
         run.log.add("run", {"name": config.run.name, "seed": config.run.seed, "device": str(device),
                             "torch": torch.__version__, "python": platform.python_version(),

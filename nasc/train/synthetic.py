@@ -33,9 +33,9 @@ NUM_CLASSES = len(CLASS_NAMES)
 _CHUNK = 1024
 _MAX_DISTRACTORS = 3
 # Difficulty knobs (object radius range in pixels, colour contrast range, pixel noise sigma).
-RADIUS = (4.0, 7.5)
+RADIUS = (8.0, 13.0)
 CONTRAST = (0.2, 0.8)
-NOISE = 0.1
+NOISE = 0.05
 
 
 def derive_seed(seed: int, tag: str) -> int:

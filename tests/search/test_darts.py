@@ -70,8 +70,9 @@ def test_driver_optimizers_keep_alphas_out_of_the_weight_optimizer() -> None:
     assert isinstance(s.w_optimizer, torch.optim.SGD)
     assert isinstance(s.architect.optimizer, torch.optim.Adam)
     assert s.architect.optimizer.param_groups[0]["betas"] == (0.5, 0.999)
-    # the toy size of the config: C=4 and 5 cells instead of the space's 16 and 8
-    assert len(s.model.net.cells) == cfg.search.darts.cells == 5
+    # the toy size of the config: C=4 and 3 cells (normal, reduce, reduce) instead of 16 and 8
+    assert len(s.model.net.cells) == cfg.search.darts.cells == 3
+    assert [c.reduction for c in s.model.net.cells] == [False, True, True]
 
 
 def test_arch_weights_are_softmax_rows_keyed_by_template_edge_id() -> None:

@@ -31,6 +31,9 @@ def test_tiny_search_writes_a_checkable_compilable_trainable_network(tmp_path: P
     assert lines[0] == f"genotype: {genotype}" and genotype.startswith("Genotype(normal=[[(")
     assert lines[1] == f"run dir: {out}"
     assert f"  final.nas     {out / 'final.nas'}" in lines
+    # on the built-in data the suggested next step is toy-sized
+    assert lines[-1] == (f"next: nasc compile {out / 'final.nas'} -o model.pt --cells 5 --channels 8 "
+                         "--aux --drop-path && nasc train model.pt")
     names = {p.name for p in out.iterdir()}
     assert {"config.yaml", "log.txt", "log.jsonl", "metrics.jsonl", "alphas.jsonl", "checkpoints",
             "space.nas", "final.nas", "final.yaml", "genotype.txt", "provenance.json",

@@ -41,3 +41,17 @@ def test_two_process_ddp_ends_with_identical_weights(tmp_path: Path) -> None:
     assert [r["epoch"] for r in rows] == [0, 1]  # written once, by rank 0
     ckpt = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
     assert len(ckpt["loops"]["train"]["ranks"]) == 2  # every rank's RNG and stream state
+
+
+@pytest.mark.slow
+def test_a_step_failing_on_one_rank_stops_every_rank(tmp_path: Path) -> None:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    env["OMP_NUM_THREADS"] = "1"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(HERE / "ddp_agree_script.py"), str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r0, r1 = ((tmp_path / f"rank{r}.txt").read_text() for r in (0, 1))
+    assert r1 == "ConfigError: data.dataset: no such data file on this node"
+    assert r0.startswith("NascError: rank 1 failed: data.dataset: no such data file on this node")
