@@ -80,7 +80,7 @@ def main() -> None:
                                  nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
         size = {"cells": args.cells, "channels": args.channels}
         if name == "darts_v2":
-            return compile_model(ROOT / "examples" / "darts_v2_cifar.nas", **size).module
+            return compile_model(ROOT / "examples" / "darts_v2_cifar.nas", aux=False, **size).module
         op = {"all_sep_conv": "sep_conv_3x3", "all_max_pool": "max_pool_3x3",
               "all_skip": "skip_connect"}[name]
         return compile_model(_forced(ROOT / "examples" / "darts_space.nas", op, **size), **size).module

@@ -94,3 +94,27 @@ def test_resume_refuses_new_settings(tmp_path: Path) -> None:
 def test_missing_space_argument(tmp_path: Path) -> None:
     r = runner.invoke(app, ["search", "darts", "--out", str(tmp_path / "run")])
     assert r.exit_code == 1 and "missing SPACE argument" in r.stderr
+
+
+@pytest.mark.slow
+def test_toy_search_derives_a_network_that_trains_clearly_above_chance(tmp_path: Path) -> None:
+    # The acceptance path at reduced size: the shipped toy config (3 cells, C=4, batch 32) cut to
+    # one epoch of 10 iterations, then the derived cells compiled at 3 cells, C=8 and trained
+    # for 2 epochs of 2000 built-in images with the toy evaluation recipe.
+    out = tmp_path / "search"
+    r = runner.invoke(app, ["search", "darts", str(SPACE), "--out", str(out), "--seed", "0",
+                            "--set", "data.train_size=640", "--set", "trainer.epochs=1",
+                            "--set", "run.threads=1", "--set", "run.device=cpu",
+                            "--set", "trainer.tensorboard=false"])
+    assert r.exit_code == 0, r.output
+    assert runner.invoke(app, ["check", str(out / "final.nas")]).exit_code == 0
+    model = tmp_path / "model.pt"
+    r = runner.invoke(app, ["compile", str(out / "final.nas"), "-o", str(model), "--cells", "3",
+                            "--channels", "8", "--aux", "--drop-path"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["train", str(model), "--epochs", "2", "--out", str(tmp_path / "train"),
+                            "--set", "data.train_size=2000", "--set", "data.test_size=500",
+                            "--set", "run.threads=1", "--set", "trainer.tensorboard=false"])
+    assert r.exit_code == 0, r.output
+    top1 = float(r.stdout.split("test top-1 ")[1].split("%")[0])
+    assert top1 >= 35.0, r.stdout  # chance is 10%

@@ -14,15 +14,20 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 
 
-@pytest.mark.slow
-def test_two_process_ddp_ends_with_identical_weights(tmp_path: Path) -> None:
+def _torchrun(script: str, out: Path, timeout: float) -> None:
+    """Run `script OUT` under torchrun with two single-threaded CPU processes; assert it exits 0."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     env["OMP_NUM_THREADS"] = "1"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(HERE / "ddp_script.py"), str(tmp_path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+           str(HERE / script), str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_two_process_ddp_ends_with_identical_weights(tmp_path: Path) -> None:
+    _torchrun("ddp_script.py", tmp_path, timeout=300)
     r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     for key in r0:
@@ -45,13 +50,7 @@ def test_two_process_ddp_ends_with_identical_weights(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_step_failing_on_one_rank_stops_every_rank(tmp_path: Path) -> None:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    env["OMP_NUM_THREADS"] = "1"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(HERE / "ddp_agree_script.py"), str(tmp_path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    _torchrun("ddp_agree_script.py", tmp_path, timeout=120)
     r0, r1 = ((tmp_path / f"rank{r}.txt").read_text() for r in (0, 1))
     assert r1 == "ConfigError: data.dataset: no such data file on this node"
     assert r0.startswith("NascError: rank 1 failed: data.dataset: no such data file on this node")
