@@ -68,8 +68,10 @@ def _search(space: Path | None, config: Path | None, sets: list[str], full: bool
             out: Path | None, resume: Path | None, order: str | None, seed: int | None,
             data: str | None, device: str | None, renderer: Any) -> Any:
     from nasc.search.driver import resume_darts, search_darts
+    from nasc.search.runs import require_single_process
     from nasc.train.rundir import RunDir
 
+    require_single_process("nasc search darts")  # before a run folder is made
     if resume is not None:
         refuse_with_resume({"SPACE": space, "--config": config, "--set": sets, "--full": full,
                             "--out": out, "--seed": seed, "--first-order/--second-order": order,

@@ -55,8 +55,10 @@ def _search(space: Path | None, trials: int | None, executor: str | None, config
             sets: list[str], full: bool, out: Path | None, resume: Path | None, seed: int | None,
             data: str | None, device: str | None, renderer: Any) -> Any:
     from nasc.search.random_driver import resume_random, search_random
+    from nasc.search.runs import require_single_process
     from nasc.train.rundir import RunDir
 
+    require_single_process("nasc search random")  # before a run folder is made
     if resume is not None:
         refuse_with_resume({"SPACE": space, "--trials": trials, "--executor": executor,
                             "--config": config, "--set": sets, "--full": full, "--out": out,

@@ -188,6 +188,7 @@ def op_shares(model: DartsSupernet) -> dict[str, float]:
 def search_darts(space_path: str | Path, config: Any, *, run: RunDir,
                  events: EventSink | None = None) -> SearchResult:
     """Run a DARTS search of the space in `space_path` as `config` says, into `run`."""
+    runs.require_single_process("nasc search darts")
     space, source = runs.start_space(space_path, config, config.search.darts, run)
     return _run(space, config, run, events, source)
 
@@ -195,6 +196,7 @@ def search_darts(space_path: str | Path, config: Any, *, run: RunDir,
 def resume_darts(run_dir: str | Path, *, events: EventSink | None = None,
                  device: str | None = None) -> SearchResult:
     """Continue the DARTS search in `run_dir` (its config, space and checkpoint)."""
+    runs.require_single_process("nasc search darts")
     run, config, space, source = runs.reopen_run(run_dir, device, "nasc search darts")
     return _run(space, config, run, events, source)
 

@@ -168,6 +168,7 @@ def _ray_trial(space_json: str, picks: dict[str, str | None], config_json: dict[
 def search_random(space_path: str | Path, config: Any, *, run: RunDir,
                   events: EventSink | None = None) -> RandomResult:
     """Run a random search of the space in `space_path` as `config` says, into `run`."""
+    runs.require_single_process("nasc search random")
     space, source = runs.start_space(space_path, config, config.search.random, run)
     return _run(space, config, run, events, source)
 
@@ -175,6 +176,7 @@ def search_random(space_path: str | Path, config: Any, *, run: RunDir,
 def resume_random(run_dir: str | Path, *, events: EventSink | None = None,
                   device: str | None = None) -> RandomResult:
     """Continue the random search in `run_dir` (its config, space and checkpoint)."""
+    runs.require_single_process("nasc search random")
     run, config, space, source = runs.reopen_run(run_dir, device, "nasc search random")
     return _run(space, config, run, events, source)
 

@@ -7,9 +7,25 @@ from pathlib import Path
 from typing import Any
 
 from nasc.atomic import atomic_write_text
-from nasc.errors import CheckpointError, raise_all
+from nasc.errors import CheckpointError, ConfigError, raise_all
 from nasc.ir.model import Model
 from nasc.train.rundir import RunDir
+
+
+def require_single_process(command: str) -> None:
+    """Refuse to run a search under a multi-process `torchrun` launch.
+
+    The searches run in one process (DARTS' bi-level steps and the trial loop are not sharded);
+    under torchrun every rank would run the whole search and race on the same run folder.
+    """
+    import os
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError(f"`{command}` runs in a single process, not under a multi-process torchrun",
+                          key="WORLD_SIZE",
+                          hint=f"run `{command}` directly; `torchrun ... -m nasc train` trains a "
+                               "derived network with DDP, and `--executor ray` runs random-search "
+                               "trials in parallel")
 
 
 def comment_header(text: str) -> str:

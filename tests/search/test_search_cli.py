@@ -118,3 +118,14 @@ def test_toy_search_derives_a_network_that_trains_clearly_above_chance(tmp_path:
     assert r.exit_code == 0, r.output
     top1 = float(r.stdout.split("test top-1 ")[1].split("%")[0])
     assert top1 >= 35.0, r.stdout  # chance is 10%
+
+
+@pytest.mark.parametrize("algorithm", ["darts", "random"])
+def test_search_under_multiprocess_torchrun_is_refused_before_writing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, algorithm: str) -> None:
+    monkeypatch.setenv("WORLD_SIZE", "2")  # what torchrun sets for every rank
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["search", algorithm, str(SPACE), "--out", str(out)])
+    assert r.exit_code == 1
+    assert f"`nasc search {algorithm}` runs in a single process" in r.stderr
+    assert not out.exists()
