@@ -69,19 +69,21 @@ class DistContext:
 
         A step that can fail on one rank only (rank 0 creating the run folder, one node missing a
         data file) would otherwise leave the others blocked forever in their next collective. Here
-        every rank reports success or its `NascError`; a rank whose own step succeeded raises a
-        `NascError` naming the failed rank and its message. Other exceptions propagate as usual.
+        every rank reports success or its error; a failed rank re-raises its own exception, and a
+        rank whose step succeeded raises a `NascError` naming the failed rank and its message.
         """
         if not self.enabled:
             return fn()
-        error: NascError | None = None
+        error: Exception | None = None
         result: Any = None
         try:
             result = fn()
-        except NascError as exc:
+        except Exception as exc:  # reported to the other ranks, then re-raised unchanged
             error = exc
-        failures = [(r, msg) for r, msg in enumerate(self.all_gather_object(
-            None if error is None else str(error))) if msg is not None]
+        report = None if error is None else (
+            str(error) if isinstance(error, NascError) else f"{type(error).__name__}: {error}")
+        failures = [(r, msg) for r, msg in enumerate(self.all_gather_object(report))
+                    if msg is not None]
         if error is not None:
             raise error
         if failures:
