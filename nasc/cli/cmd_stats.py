@@ -1,12 +1,14 @@
-"""`nasc stats FILE`: parameters, multiply-adds and activation memory of a model (no torch).
+"""`nasc stats FILE`: parameters, multiply-adds and activation memory of a model (no torch), and
+with `--latency` the measured forward latency (lowers the network; imports torch).
 
 A table of the stems, cells (one row each with `--per-cell`), head and aux head with the totals,
-or with `--json` one JSON object (`CostReport.as_dict()` plus the model name).
+or with `--json` one JSON object (`CostReport.as_dict()` plus the model name, plus `latency`).
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -37,9 +39,17 @@ def register(app: typer.Typer) -> None:
         sets: list[str] = typer.Option([], "--set", help="override a model param: NAME=VALUE (repeatable)"),
         as_json: bool = typer.Option(False, "--json", help="print one JSON object instead of a table"),
         per_cell: bool = typer.Option(False, "--per-cell", help="one table row per cell instance"),
+        latency: bool = typer.Option(False, "--latency", help="also measure the eval forward "
+                                                              "latency (lowers the network)"),
+        batch: int = typer.Option(1, "--batch", help="--latency: batch size"),
+        device: str = typer.Option("cpu", "--device", help="--latency: cpu | cuda | cuda:N"),
+        repeat: int = typer.Option(20, "--repeat", help="--latency: timed runs (after 3 warm-up runs)"),
+        threads: Optional[int] = typer.Option(None, "--threads", help="--latency: CPU threads "
+                                                                       "(default: torch's)"),
     ) -> None:
         """Parameters, multiply-adds (as torch's flop counter counts them, / 2) and float32
-        activation memory of one batch-1 eval forward; a choice edge counts all its candidates."""
+        activation memory of one batch-1 eval forward; a choice edge counts all its candidates.
+        With --latency, the measured eval forward time (median, min, p90 over --repeat runs)."""
         from nasc.analysis.cost import cost
         from nasc.analysis.elaborate import elaborate
         from nasc.errors import NascError
@@ -49,6 +59,13 @@ def register(app: typer.Typer) -> None:
             model = load_model(str(src), overrides=parse_overrides(sets) or None)
             network = elaborate(model)
             report = cost(network)
+            measured = None
+            if latency:
+                from nasc.lower.latency import network_latency
+                from nasc.train.distributed import resolve_device
+
+                measured = network_latency(network, batch_size=batch, device=resolve_device(device),
+                                           repeat=repeat, threads=threads)
         except NascError as err:
             from nasc.cli.render import render_error
 
@@ -56,7 +73,8 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1) from None
 
         if as_json:
-            typer.echo(json.dumps({"model": model.name, **report.as_dict()}, indent=2))
+            extra = {"latency": measured.as_dict()} if measured is not None else {}
+            typer.echo(json.dumps({"model": model.name, **report.as_dict(), **extra}, indent=2))
             return
 
         from rich.console import Console
@@ -96,3 +114,8 @@ def register(app: typer.Typer) -> None:
         console.print(table)
         console.print(f"params {_si(report.params)}, MACs {_si(report.macs)}, "
                       f"activations {_mib(report.activation_bytes)} (float32, batch 1)")
+        if measured is not None:
+            console.print(f"latency: median {measured.median_ms:.2f} ms, min {measured.min_ms:.2f} ms, "
+                          f"p90 {measured.p90_ms:.2f} ms (batch {measured.batch_size}, "
+                          f"{measured.device}, {measured.threads} threads, {measured.repeat} runs "
+                          f"after {measured.warmup} warm-up)")

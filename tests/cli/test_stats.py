@@ -87,3 +87,21 @@ def test_stats_does_not_import_torch() -> None:
             "assert 'torch' not in sys.modules, 'torch was imported'\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT))
     assert r.returncode == 0, r.stderr
+
+
+def test_latency_is_measured_on_request() -> None:
+    r = runner.invoke(app, ["stats", str(EXAMPLES / "resnet20.nas"), "--json", "--latency",
+                            "--repeat", "3", "--batch", "2", "--threads", "1"])
+    assert r.exit_code == 0, r.output
+    lat = json.loads(r.stdout)["latency"]
+    assert (lat["batch_size"], lat["device"], lat["threads"], lat["repeat"], lat["warmup"]) == (2, "cpu", 1, 3, 3)
+    assert 0 < lat["min_ms"] <= lat["median_ms"] <= lat["p90_ms"]
+    r = runner.invoke(app, ["stats", str(EXAMPLES / "resnet20.nas"), "--latency", "--repeat", "2"])
+    assert r.exit_code == 0 and "latency: median " in r.stdout and "(batch 1, cpu," in r.stdout
+
+
+def test_latency_of_a_search_space_is_refused_with_a_hint() -> None:
+    r = runner.invoke(app, ["stats", str(EXAMPLES / "darts_space.nas"), "--latency"])
+    assert r.exit_code == 1
+    assert "is a search space: latency is measured on a discrete network" in r.stderr
+    assert "darts_space.nas:" in r.stderr and "hint: derive one first" in r.stderr
