@@ -43,7 +43,8 @@ def random_cmd(
                                                  resume, seed, data, device, r))
     best = result.trials[result.best_index]
     typer.echo(f"best: trial {best['trial'] + 1} of {len(result.trials)}, "
-               f"val_top1 {100 * best['val_top1']:.2f}%, {best['macs']} MACs")
+               f"val_top1 {100 * best['val_top1']:.2f}%, {best['macs']} MACs"
+               + (f", {best['latency_ms']:.2f} ms" if "latency_ms" in best else ""))
     typer.echo(f"genotype: {best['genotype']}")
     typer.echo(f"run dir: {result.run.root}")
     for name in ("final.nas", "final.yaml", "trials.jsonl", "pareto.json"):

@@ -63,6 +63,11 @@ class RandomSection(Section):
     executor: Literal["inline", "ray"] = Field("inline", description="run trials in this process "
                                                                      "or as Ray tasks")
     ray_cpus: int | None = Field(None, ge=1, description="CPUs Ray may use (None: Ray's default)")
+    cost: Literal["macs", "params", "latency_ms"] = Field(
+        "macs", description="the cost axis of the Pareto front (accuracy against it); latency_ms "
+                            "measures each trained trial's batch-1 eval forward on its device")
+    latency_repeat: int = Field(10, ge=1, description="cost latency_ms: timed forwards per trial "
+                                                      "(after 3 warm-up runs); the median is kept")
 
 
 register_section("search.random", RandomSection)
@@ -145,12 +150,18 @@ def run_trial(space: Model, picks: dict[str, str | None], config: Any, index: in
                       eval_batch_size=config.data.eval_batch_size)
     fit = trainer.fit(data.train, None)
     val = trainer.evaluate(data.val.data)
-    return {"trial": index, "genotype": to_genotype(net), "picks": picks,
-            "classes": data.num_classes, "input": list(data.input_shape),
-            "params": report.params, "macs": report.macs,
-            "train_loss": fit.metrics.get("train_loss"), "train_top1": fit.metrics.get("train_top1"),
-            "val_loss": val["loss"], "val_top1": val["top1"],
-            "time": round(time.perf_counter() - started, 3)}
+    row = {"trial": index, "genotype": to_genotype(net), "picks": picks,
+           "classes": data.num_classes, "input": list(data.input_shape),
+           "params": report.params, "macs": report.macs,
+           "train_loss": fit.metrics.get("train_loss"), "train_top1": fit.metrics.get("train_top1"),
+           "val_loss": val["loss"], "val_top1": val["top1"]}
+    if config.search.random.cost == "latency_ms":
+        from nasc.lower.latency import measure_latency
+
+        row["latency_ms"] = measure_latency(compiled.module, tuple(data.input_shape), device=device,
+                                            repeat=config.search.random.latency_repeat).median_ms
+    row["time"] = round(time.perf_counter() - started, 3)
+    return row
 
 
 def _ray_trial(space_json: str, picks: dict[str, str | None], config_json: dict[str, Any],
@@ -230,7 +241,9 @@ def _commit(results: list[dict[str, Any]], row: dict[str, Any], index: int, tota
     _write_trials(run, results)
     run.log.add((LOOP_KEY, "trials", index), row)
     sink(Message(f"[random] trial {index + 1}/{total}: val_top1={100 * row['val_top1']:.2f}% "
-                 f"params={row['params']} macs={row['macs']} ({row['time']:.1f}s)"))
+                 f"params={row['params']} macs={row['macs']}"
+                 + (f" latency={row['latency_ms']:.2f}ms" if "latency_ms" in row else "")
+                 + f" ({row['time']:.1f}s)"))
     return results
 
 
@@ -262,17 +275,17 @@ def _run_ray(space: Model, archs: list[dict[str, str | None]], config: Any, star
     return results
 
 
-def pareto_front(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows no other row beats on both `val_top1` (higher) and `macs` (lower), by MACs."""
+def pareto_front(rows: list[dict[str, Any]], cost: str = "macs") -> list[dict[str, Any]]:
+    """The rows no other row beats on both `val_top1` (higher) and `cost` (lower), by cost."""
     front = [r for r in rows
-             if not any(o["val_top1"] >= r["val_top1"] and o["macs"] <= r["macs"]
-                        and (o["val_top1"] > r["val_top1"] or o["macs"] < r["macs"]) for o in rows)]
-    return sorted(front, key=lambda r: (r["macs"], -r["val_top1"], r["trial"]))
+             if not any(o["val_top1"] >= r["val_top1"] and o[cost] <= r[cost]
+                        and (o["val_top1"] > r["val_top1"] or o[cost] < r[cost]) for o in rows)]
+    return sorted(front, key=lambda r: (r[cost], -r["val_top1"], r["trial"]))
 
 
-def best_trial(rows: list[dict[str, Any]]) -> int:
-    """Position of the best trial: highest `val_top1`, then fewer MACs, then the earlier."""
-    return min(range(len(rows)), key=lambda i: (-rows[i]["val_top1"], rows[i]["macs"], i))
+def best_trial(rows: list[dict[str, Any]], cost: str = "macs") -> int:
+    """Position of the best trial: highest `val_top1`, then lower `cost`, then the earlier."""
+    return min(range(len(rows)), key=lambda i: (-rows[i]["val_top1"], rows[i][cost], i))
 
 
 def _finish(space: Model, results: list[dict[str, Any]], config: Any, run: RunDir,
@@ -282,12 +295,14 @@ def _finish(space: Model, results: list[dict[str, Any]], config: Any, run: RunDi
     from nasc.ir.serde import to_yaml
     from nasc.search.random import from_choices
 
-    i = best_trial(results)
+    axis = config.search.random.cost
+    i = best_trial(results, axis)
     # the network as trained: the class count the data set (when the space has it as a param)
     fitted = _darts_driver._fit_to_data(space, results[i]["classes"], tuple(results[i]["input"]))
     best = from_choices(fitted, results[i]["picks"])
-    pareto = [{k: r[k] for k in ("trial", "val_top1", "macs", "params", "genotype")}
-              for r in pareto_front(results)]
+    keys = ("trial", "val_top1", "macs", "params", *(("latency_ms",) if axis == "latency_ms" else ()),
+            "genotype")
+    pareto = [{k: r[k] for k in keys} for r in pareto_front(results, axis)]
     result = RandomResult(run=run, space=space, best=best, best_index=i, trials=results,
                           pareto=pareto)
     if not run.enabled:

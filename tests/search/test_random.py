@@ -115,3 +115,13 @@ def test_pareto_front_and_best_trial() -> None:
             {"trial": 4, "val_top1": 0.3, "macs": 50}]
     assert [r["trial"] for r in pareto_front(rows)] == [4, 0, 3]
     assert best_trial(rows) == 3
+
+
+def test_pareto_front_on_another_cost_axis() -> None:
+    # on latency trial 1 is the faster of the two best, and trial 2 the fastest of all
+    rows = [{"trial": 0, "val_top1": 0.5, "macs": 100, "latency_ms": 3.0},
+            {"trial": 1, "val_top1": 0.6, "macs": 300, "latency_ms": 2.0},
+            {"trial": 2, "val_top1": 0.4, "macs": 200, "latency_ms": 1.0},
+            {"trial": 3, "val_top1": 0.6, "macs": 250, "latency_ms": 4.0}]
+    assert [r["trial"] for r in pareto_front(rows, "latency_ms")] == [2, 1]
+    assert best_trial(rows, "latency_ms") == 1 and best_trial(rows) == 3

@@ -125,3 +125,18 @@ def test_a_trial_restores_from_its_nested_trainer_checkpoint() -> None:
     assert again["picks"] == first["picks"] and again["macs"] == first["macs"]
     fresh = run_trial(space, picks, cfg, 2, checkpoint=None)  # another seed: other weights
     assert fresh["val_loss"] != first["val_loss"]
+
+
+@pytest.mark.slow
+def test_latency_cost_axis_measures_each_trial_and_orders_the_front_by_it(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["search", "random", str(SPACE), "--out", str(out), *TINY,
+                            "--set", "search.random.cost=latency_ms",
+                            "--set", "search.random.latency_repeat=2"])
+    assert r.exit_code == 0, r.output
+    rows = _trials(out)
+    assert all(row["latency_ms"] > 0 for row in rows)
+    pareto = json.loads((out / "pareto.json").read_text())
+    assert [p["latency_ms"] for p in pareto] == sorted(p["latency_ms"] for p in pareto)
+    best = min(rows, key=lambda row: (-row["val_top1"], row["latency_ms"], row["trial"]))
+    assert r.stdout.splitlines()[0].endswith(f"{best['macs']} MACs, {best['latency_ms']:.2f} ms")
