@@ -16,10 +16,11 @@ from nasc.train.checkpoint import Checkpoint
 ROOT = Path(__file__).resolve().parents[2]
 SPACE = ROOT / "examples" / "darts_space.nas"
 runner = CliRunner()
-# C=4, 3 cells, 16 train / 16 held-out images in batches of 8: 2 steps per trial
+# C=4, 3 cells, 16 train / 16 held-out images in batches of 8, 1 epoch: 2 steps per trial
 TINY = ["--trials", "2", "--set", "search.random.cells=3",
         "--set", "data.train_size=32", "--set", "data.test_size=8", "--set", "data.batch_size=8",
-        "--set", "run.threads=1", "--set", "run.device=cpu", "--set", "search.random.ray_cpus=2"]
+        "--set", "run.threads=1", "--set", "run.device=cpu", "--set", "search.random.ray_cpus=2",
+        "--set", "trainer.epochs=1"]
 
 
 def _trials(out: Path) -> list[dict[str, Any]]:
@@ -109,7 +110,7 @@ def test_a_trial_restores_from_its_nested_trainer_checkpoint() -> None:
 
     cfg = load_config(ROOT / "examples" / "configs" / "search_random.yaml", overrides=[
         "search.random.cells=3", "data.train_size=32", "data.test_size=8", "data.batch_size=8",
-        "run.threads=1", "run.device=cpu", "trainer.tensorboard=false"])
+        "run.threads=1", "run.device=cpu", "trainer.tensorboard=false", "trainer.epochs=1"])
     space = prepare_space(load_model(SPACE), cfg)
     picks = sample_choices(space, random.Random(0))
     ckpt = Checkpoint(None)
