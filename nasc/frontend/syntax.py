@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from nasc.errors import ParseError, did_you_mean
+from nasc.ir.names import RESERVED
 from nasc.resources import grammar_path
 from nasc.source import Span
 
@@ -23,6 +24,7 @@ _PARSER: Lark | None = None
 _COMMENTS: list[Token] = []
 
 KEYWORDS = ("import", "param", "op", "choice", "cell", "network")
+_RESERVED_TYPES = {w.upper() for w in RESERVED}
 _OPENERS = {"LPAR": ("(", "RPAR"), "LSQB": ("[", "RSQB"), "LBRACE": ("{", "RBRACE")}
 _CLOSERS = {"RPAR", "RSQB", "RBRACE"}
 _READABLE = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string", "$END": "end of file",
@@ -198,6 +200,25 @@ def _describe_expected(expected: set[str]) -> str:
     return ", ".join(words)
 
 
+def _keyword_as_name(tok: Any, stack: list[Any], text: str) -> Any:
+    """The reserved word a failed parse tripped on when it was meant as a name (`after = ...`,
+    `keep = ...` for a node, param or network entry), else None.
+
+    Either the failing token is the keyword and `=` follows it, or the failing token is that `=`
+    and the keyword was accepted just before it (as the start of a `keep N` clause).
+    """
+    def followed_by_equal(t: Any) -> bool:
+        rest = text[t.end_pos:].lstrip(" \t") if t.end_pos is not None else ""
+        return rest.startswith("=") and not rest.startswith("==")
+
+    if str(tok.type) in _RESERVED_TYPES and followed_by_equal(tok):
+        return tok
+    prev = stack[-1] if stack else None
+    if tok.type == "EQUAL" and prev is not None and str(getattr(prev, "type", "")) in _RESERVED_TYPES:
+        return prev
+    return None
+
+
 def syntax_error(e: UnexpectedInput, text: str, file: str | None) -> ParseError:
     """Turn a lark error into a `ParseError` pointing at the mistake, with a hint."""
     from lark.exceptions import UnexpectedCharacters, UnexpectedToken
@@ -225,6 +246,13 @@ def syntax_error(e: UnexpectedInput, text: str, file: str | None) -> ParseError:
         tok_pos = _pos(file, len(lines), len(lines[-1]) + 1)
     else:
         tok_pos = _pos(file, tok.line, tok.column, tok.end_line, tok.end_column)
+
+    misused = _keyword_as_name(tok, stack, text)
+    if misused is not None:
+        where = _pos(file, misused.line, misused.column, misused.end_line, misused.end_column)
+        return ParseError(f"`{misused}` is a reserved word of nasc and cannot be a name", where,
+                          f"rename it (for example `{misused}_`); reserved: "
+                          + ", ".join(f"`{w}`" for w in RESERVED))
 
     label = _known_mistake(e)
     if label is not None:

@@ -23,7 +23,8 @@ from typing import Any
 
 from nasc.errors import NameResolutionError, NascError, ValidationError, did_you_mean
 from nasc.ir.expr import BinOp, Expr, Neg, Ref, TupleExpr, evaluate
-from nasc.ir.model import Cell, Choice, IfStmt, Model, OpCall, OpDef, Stmt
+from nasc.ir.model import LOCAL_MODULE, Cell, Choice, IfStmt, Model, OpCall, OpDef, Stmt
+from nasc.ir.names import RESERVED, name_problem
 from nasc.source import Span
 
 CONTEXT_NAMES = ("C_in", "H_in", "W_in", "C_out", "stride", "affine")
@@ -378,7 +379,30 @@ class _Verifier:
                 self.err(ValidationError(f"the aux weight must be a number >= 0, got {w!r}",
                                          m.aux.weight.span or m.aux.span))
 
+    def check_names(self) -> None:
+        """Every name the printer writes as a `NAME` token must read back as one."""
+        named: list[tuple[str, str, Span | None]] = [
+            (f"param `{p.name}`", p.name, p.span) for p in self.m.params]
+        for d in self.m.ops:
+            if d.module == LOCAL_MODULE:  # imported ops were checked in their own file
+                named.append((f"op `{d.name}`", d.name, d.span))
+                named += [(f"param `{p.name}` of op `{d.name}`", p.name, p.span or d.span)
+                          for p in d.params]
+        for c in self.m.cells:
+            named.append((f"cell `{c.name}`", c.name, c.span))
+            named += [(f"input `{i.name}` of cell `{c.name}`", i.name, i.span or c.span)
+                      for i in c.inputs]
+            named += [(f"node `{n.name}` of cell `{c.name}`", n.name, n.span or c.span)
+                      for n in c.nodes]
+        for what, name, span in named:
+            problem = name_problem(name)
+            if problem is not None:
+                self.err(ValidationError(f"{what} {problem}", span,
+                                         f"rename it (reserved: {', '.join(RESERVED)})"
+                                         if name in RESERVED else "rename it"))
+
     def run(self, network: bool = True) -> list[NascError]:
+        self.check_names()
         self.check_params()
         self.check_ops()
         _dups(((c.name, c.span) for c in self.m.cells), "cell", self.errors)

@@ -291,3 +291,14 @@ def test_unknown_set_name_and_wrong_type():
     assert by_key["--set layerz"].hint == "did you mean `layers`?"
     assert by_key["--set C"].message == "param `C` is an integer (default 36); got 'wide'"
     assert by_key["--set classes"].message.startswith("param `classes` is an integer")
+
+
+@pytest.mark.parametrize("word", ["after", "keep", "weight"])
+def test_a_reserved_word_as_a_node_name_is_named_as_such(word: str) -> None:
+    # the second node: `keep` would otherwise read as the first node's `keep N`
+    text = CIFAR.replace("n1 = sep_conv_3x3(s0) + sep_conv_3x3(s1)",
+                         f"{word} = sep_conv_3x3(s0) + sep_conv_3x3(s1)", 1)
+    e = one_error(text)
+    assert isinstance(e, ParseError)
+    assert e.message == f"`{word}` is a reserved word of nasc and cannot be a name"
+    assert where(e) == (11, 3) and e.hint.startswith(f"rename it (for example `{word}_`)")

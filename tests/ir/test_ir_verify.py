@@ -8,7 +8,7 @@ import pytest
 from nasc.errors import NameResolutionError, ValidationError
 from nasc.frontend import load_model, parse_source
 from nasc.ir.expr import Lit
-from nasc.ir.model import Cell, Choice, Edge, Head, Layout, Model, Node, OpCall
+from nasc.ir.model import Cell, Choice, Edge, Head, Layout, Model, Node, OpCall, Param
 from nasc.ir.verify import lint, verify
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -171,3 +171,14 @@ def test_lint_reports_unused_nodes():
     (w,) = lint(m)
     assert w.kind == "warning" and w.message == "the output of node `n1` in cell `normal` is never used"
     assert (w.span.line, w.span.col) == (4, 3)
+
+
+def test_names_must_read_back_as_names() -> None:
+    # the first node may lex as a name, but the printer's output must parse: verify refuses it
+    m = msgs(HEAD + cells("keep = max_pool_3x3(s0)\n  return keep") + NET)
+    assert (3, 3, "node `keep` of cell `normal` is a reserved word of nasc") in m
+    # a name with a space can only come from YAML or a pass
+    base = parse_source(HEAD + cells("n0 = max_pool_3x3(s0)\n  return n0") + NET, "t.nas")
+    odd = base.model_copy(update={"params": (Param(name="C 2", default=1),)})
+    errs = [e.message for e in verify(odd)]
+    assert "param `C 2` is not a name (letters, digits and `_`, not starting with a digit)" in errs
