@@ -33,7 +33,7 @@ NUM_CLASSES = len(CLASS_NAMES)
 _CHUNK = 1024
 _MAX_DISTRACTORS = 3
 # Difficulty knobs (object radius range in pixels, colour contrast range, pixel noise sigma).
-# The wide radius range is deliberate: large objects give a signal a few dozen steps can learn
+# The wide radius range is deliberate: large objects give a signal a few dozen steps start to learn
 # (a toy DARTS search on a CPU must leave chance within its minute; with radii 4-7.5 it stayed
 # at chance for hundreds of steps), small ones and the distractors keep a tail that separates
 # architectures (see benchmarks/builtin_difficulty.py).

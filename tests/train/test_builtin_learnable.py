@@ -1,4 +1,4 @@
-"""The built-in dataset's contract: a small convnet learns it in a few dozen steps, a
+"""The built-in dataset's contract: a small convnet learns it in about a hundred steps, a
 position-dependent MLP of far more parameters does much worse under the same budget (the objects
 move). `benchmarks/builtin_difficulty.py` prints the same comparison at full size."""
 from __future__ import annotations
