@@ -45,6 +45,7 @@ def main() -> None:
 
     from nasc.frontend import parse_source
     from nasc.ir.verify import verify
+    from nasc.ops.registry import primitive_table
 
     try:
         from nasc.analysis.elaborate import elaborate
@@ -62,7 +63,7 @@ def main() -> None:
     per_cell: dict[int, float] = {}
     for name, text, path in cases:
         t_parse, model = _best(lambda: parse_source(text, path), args.repeat)
-        t_verify, errs = _best(lambda: verify(model), args.repeat)
+        t_verify, errs = _best(lambda: verify(model, primitive_table()), args.repeat)
         assert not errs, errs
         t_shapes, cells = float("nan"), 0
         if elaborate is not None:

@@ -57,7 +57,7 @@ def main() -> None:
     import torch.nn.functional as F
     from torch import nn
 
-    from nasc.lower.compile import compile_model
+    from nasc.compiler import compile_model
     from nasc.train.synthetic import make_synthetic
 
     torch.set_num_threads(args.threads)

@@ -43,16 +43,16 @@ def _nasc_step(batch: int, kind: str, channels_last: bool | None) -> Any:
 
     from nasc.frontend import load_model
     from nasc.search.bilevel import Architect
-    from nasc.search.darts import DartsSupernet
+    from nasc.search.darts_supernet import DartsSupernet
 
     model = DartsSupernet.build(load_model(ROOT / "examples" / "darts_space.nas"),
                                 channels_last=channels_last)
-    w_opt = torch.optim.SGD(model.weights(), lr=0.025, momentum=0.9, weight_decay=3e-4)
+    w_opt = torch.optim.SGD(model.network_weights(), lr=0.025, momentum=0.9, weight_decay=3e-4)
     a_opt = torch.optim.Adam(model.alphas(), lr=3e-4, betas=(0.5, 0.999), weight_decay=1e-3)
     arch = Architect(model, a_opt, w_momentum=0.9, w_weight_decay=3e-4,
                      order="first" if kind == "first" else "second")
     x, y, xv, yv = _data(batch)
-    weights = model.weights()
+    weights = model.network_weights()
 
     def step() -> None:
         if kind != "weights":

@@ -92,6 +92,12 @@ class DataError(NascError):
     kind = "data error"
 
 
+class SearchError(NascError):
+    """A search could not produce a result (every candidate failed, nothing left to search)."""
+
+    kind = "search error"
+
+
 class ExportError(NascError):
     """An export (ONNX, graphviz) failed or did not verify."""
 

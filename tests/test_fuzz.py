@@ -95,3 +95,19 @@ def test_loading_mutated_sources_raises_only_nasc_errors(case: tuple[str, bytes]
             elaborate(model)
         except NascError:
             pass
+
+
+_EXPR_ALPHABET = st.sampled_from(list("0123456789.eE+-*/%<>=!()',\" _\n\t#") + ["and ", "or ", "not ", "C", "x",
+                                                                                   "true", "//", "1e400"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_EXPR_ALPHABET, max_size=40).map("".join))
+def test_reading_any_expression_text_raises_only_nasc_errors(text: str) -> None:
+    from nasc.ir.expr import format_expr, parse_expr
+
+    try:
+        e = parse_expr(text)
+    except NascError:
+        return
+    assert parse_expr(format_expr(e)) == e  # what reads, prints and reads back the same

@@ -36,6 +36,7 @@ from nasc.errors import ConfigError, NameResolutionError, NascError, ShapeError,
     did_you_mean, raise_all
 from nasc.ir.expr import Expr, Value, evaluate
 from nasc.ir.ids import edge_id, instance_edge_id
+from nasc.ir.macro import default_reductions
 from nasc.ir.model import Cell, Choice, Model, Node, OpCall
 from nasc.ops.registry import Shape, get_primitive
 from nasc.source import Span
@@ -190,7 +191,7 @@ class _Elaborator:
         n_cells = self._int(lay.cells, "cells", lay.span, minimum=0)
         width = self._int(lay.channels, "channels", lay.span)
         if lay.reductions is None:
-            reductions = {n_cells // 3, 2 * n_cells // 3} if n_cells else set()
+            reductions = set(default_reductions(n_cells))
         else:
             reductions = set()
             for e in lay.reductions:

@@ -24,10 +24,10 @@ from nasc.analysis.network import PrimCall
 from nasc.errors import NameResolutionError, NascError, ValidationError, did_you_mean
 from nasc.ir.expr import Expr, Value, evaluate, format_expr
 from nasc.ir.model import IfStmt, Model, OpCall, OpDef, Stmt
+from nasc.ir.names import CONTEXT_NAMES
 from nasc.ops.registry import Shape, get_primitive, is_primitive, primitive_names
 from nasc.source import Span
 
-CONTEXT_NAMES = ("C_in", "H_in", "W_in", "C_out", "stride", "affine")
 SETTABLE_CONTEXT = ("C_out", "stride", "affine")
 
 

@@ -6,74 +6,14 @@
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
+from nasc import api
 from nasc.cli.render import fail
-
 from nasc.errors import ConfigError, NascError
-
-
-def parse_value(text: str) -> Any:
-    """A command-line value: int, float, true/false, a JSON list/object, else the text itself."""
-    t = text.strip()
-    if t.lower() in ("true", "false"):
-        return t.lower() == "true"
-    for conv in (int, float):
-        try:
-            return conv(t)
-        except ValueError:
-            pass
-    if t[:1] in "[{":
-        try:
-            return json.loads(t)
-        except json.JSONDecodeError:
-            pass
-    if len(t) >= 2 and t[0] == t[-1] and t[0] in "'\"":
-        return t[1:-1]
-    return t
-
-
-def parse_key_values(items: list[str], flag: str) -> dict[str, Any]:
-    """`["C=16", "layers=8"]` -> `{"C": 16, "layers": 8}`; a malformed item is a `ConfigError`."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"`{flag} {item}` is not KEY=VALUE", key=flag, hint=f"e.g. `{flag} C=16`")
-        out[key.strip()] = parse_value(value)
-    return out
-
-
-def parse_pass_options(items: list[str]) -> dict[str, dict[str, Any]]:
-    """`["aux-towers.weight=0.3", "finalize.weights=@alphas.json"]` -> per-pass options; a value
-    `@file` is read from a JSON or YAML file."""
-    out: dict[str, dict[str, Any]] = {}
-    for key, value in parse_key_values(items, "--option").items():
-        name, dot, opt = key.partition(".")
-        if not dot or not opt:
-            raise ConfigError(f"`--option {key}=...` must be PASS.OPTION=VALUE", key="--option",
-                              hint="e.g. `--option aux-towers.weight=0.3`")
-        if isinstance(value, str) and value.startswith("@"):
-            value = _read_data_file(value[1:])
-        out.setdefault(name, {})[opt] = value
-    return out
-
-
-def _read_data_file(path: str) -> Any:
-    import yaml
-
-    try:
-        text = Path(path).read_text()
-    except OSError as e:
-        raise ConfigError(f"cannot read `{path}`: {e.strerror}", key="--option") from None
-    try:
-        return json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise ConfigError(f"`{path}` is not valid JSON/YAML: {str(e).splitlines()[0]}", key="--option") from None
 
 
 def parse_int_list(text: str | None, flag: str) -> list[int] | None:
@@ -106,32 +46,24 @@ def register(app: typer.Typer) -> None:
         verify: bool = typer.Option(False, "--verify", help="verify the IR after every pass"),
     ) -> None:
         """Compile a network to a single weights file loadable with `nasc.load`."""
-        from nasc.frontend import parse_overrides
-        from nasc.lower.artifact import save_artifact
-        from nasc.lower.compile import compile_model
-        from nasc.passes.registry import PassResult
-
         dumped: list[str] = []
 
-        def observe(r: PassResult) -> None:
+        def observe(r: Any) -> None:  # a pass result, as the pipeline produces it
             if r.name == dump_after:
-                from nasc.ir.printer import print_model
-
                 typer.echo(f"# IR after pass `{r.name}`{'' if r.changed else ' (unchanged)'}")
-                typer.echo(print_model(r.model))
+                typer.echo(api.to_nas(r.model))
                 dumped.append(r.name)
 
         try:
-            result = compile_model(
-                src, overrides=parse_overrides(sets), passes=passes, options=parse_pass_options(options),
-                cells=cells, channels=channels, reductions=parse_int_list(reductions, "--reductions"),
-                aux=aux, drop_path=drop_path, seed=seed, verify=verify, observer=observe)
+            result = api.compile(
+                src, overrides=sets, passes=passes, options=api.parse_pass_options(options), cells=cells,
+                channels=channels, reductions=parse_int_list(reductions, "--reductions"), aux=aux,
+                drop_path=drop_path, seed=seed, verify=verify, observer=observe)
             if dump_after is not None and not dumped:
                 ran = ", ".join(r.name for r in result.passes) or "none"
                 raise ConfigError(f"--dump-after `{dump_after}`: no such pass in the pipeline",
                                   key="--dump-after", hint=f"the pipeline ran: {ran}")
-            meta = {"source": str(src), "passes": [r.name for r in result.passes], "seed": seed}
-            save_artifact(output, result.model, result.module, result.overrides, meta)
+            api.save_model(result, output)
         except NascError as e:
             raise fail(e) from None
         net = result.module

@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+from nasc import api
+from nasc.cli.render import fail
 from nasc.errors import ConfigError, NascError
 
 
@@ -20,15 +22,10 @@ def register(app: typer.Typer) -> None:
         tolerance: float = typer.Option(1e-4, "--tolerance", help="largest allowed torch/onnxruntime difference"),
     ) -> None:
         """Export a compiled model (eval mode, dynamic batch) and check it with onnxruntime."""
-        from nasc.cli.render import fail
-
         try:
             if onnx is None:
                 raise ConfigError("nothing to export to", key="--onnx", hint="e.g. `--onnx model.onnx`")
-            from nasc.export.onnx import export_onnx
-            from nasc.lower.artifact import load_module
-
-            report = export_onnx(load_module(model), onnx, opset=opset, tolerance=tolerance)
+            report = api.export_onnx(model, onnx, opset=opset, tolerance=tolerance)
         except NascError as e:
             raise fail(e) from None
         typer.echo(f"wrote {report.path} (opset {report.opset}, {report.size_bytes:,} bytes, dynamic batch)")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from nasc import api
+
 
 def register(app: typer.Typer) -> None:
     """Register `nasc schema`."""
@@ -15,16 +17,14 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "-o", "--output", help="write the schema here (default: stdout)"),
     ) -> None:
         """Print or write the JSON Schema of the model YAML/JSON form."""
-        from nasc.ir.serde import json_schema
-
-        text = json.dumps(json_schema(), indent=2) + "\n"
+        text = json.dumps(api.schema(), indent=2) + "\n"
         if out is None:
             typer.echo(text, nl=False)
             return
-        from nasc.atomic import atomic_write_text as write_text_atomic
+        from nasc.atomic import atomic_write_text  # tempfile: only when writing
 
         try:
-            write_text_atomic(out, text)
+            atomic_write_text(out, text)
         except OSError as e:
             typer.echo(f"error: cannot write {out}: {e.strerror or e}", err=True)
             raise typer.Exit(1) from None

@@ -1,91 +1,150 @@
-"""`nasc search ALGO SPACE.nas`: architecture search; `darts` lives here.
+"""`nasc search ALGO SPACE`: architecture search, one subcommand per registered algorithm.
 
     nasc search darts examples/darts_space.nas                    # toy run on the built-in data
     nasc search darts examples/darts_space.nas --full --data cifar10:./data --second-order
+    nasc search random examples/darts_space.nas --trials 8 --executor ray
     nasc search darts space.nas --set trainer.epochs=5 --set search.darts.channels=8 --out runs/s1
     nasc search darts --resume runs/search-darts-20240101-120000  # continue a killed search
 
-Other search algorithms add their commands to `search_app` (`nasc search random ...`).
-The library emits progress events; this module renders them (rich on a terminal, plain lines
-otherwise) and prints where the outputs are.
+Every algorithm of `nasc.api.search_names()` (built-ins and plugins) gets the same options plus
+its own flags (`SearchStrategy.flags`). Commands are built when asked for, so importing the CLI
+does not import the algorithms (nor torch). The library emits progress events; they are rendered
+here (rich on a terminal, plain lines otherwise).
 """
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any, Optional
 
+import click
 import typer
+from typer.core import TyperGroup
 
-from nasc.cli.runs import flag_values, load_run_config, refuse_with_resume, run_with_progress
+from nasc.cli.runs import flag_values, refuse_with_resume, run_with_progress
 from nasc.errors import ConfigError
 
-search_app = typer.Typer(name="search", help="Search an architecture in a search space.",
-                         no_args_is_help=True, add_completion=False)
+
+def _common_parameters() -> list[inspect.Parameter]:
+    """The options every `nasc search NAME` has."""
+    def opt(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                 annotation=annotation)
+
+    return [
+        inspect.Parameter("space", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Optional[Path],
+                          default=typer.Argument(None, help="the search space (.nas / .yaml); "
+                                                            "optional with --resume")),
+        opt("config", Optional[Path], typer.Option(None, "--config", help="experiment config "
+                                                   "(default: the algorithm's shipped one)")),
+        opt("sets", list[str], typer.Option([], "--set", help="override a config key: "
+                                                              "SECTION.KEY=VALUE")),
+        opt("full", bool, typer.Option(False, "--full", help="the paper's settings instead of the "
+                                                             "toy ones")),
+        opt("out", Optional[Path], typer.Option(None, "--out", help="run directory (default "
+                                                                    "runs/NAME-TIME)")),
+        opt("resume", Optional[Path], typer.Option(None, "--resume", help="continue the run in "
+                                                                          "this folder")),
+        opt("seed", Optional[int], typer.Option(None, "--seed", help="random seed")),
+        opt("data", Optional[str], typer.Option(None, "--data", help="builtin | cifar10:PATH | "
+                                                "cifar100:PATH | mnist:PATH | folder:PATH | a "
+                                                "plugin dataset")),
+        opt("device", Optional[str], typer.Option(None, "--device", help="auto | cpu | cuda | "
+                                                                         "cuda:N")),
+        opt("executor", Optional[str], typer.Option(None, "--executor", help="where jobs run: "
+                                                                             "inline | ray")),
+        opt("ray_address", Optional[str], typer.Option(None, "--ray-address", help="a Ray cluster "
+                                                       "(host:port); implies --executor ray")),
+    ]
 
 
-@search_app.command("darts")
-def darts_cmd(
-    space: Optional[Path] = typer.Argument(None, help="the search space (.nas / .yaml); "
-                                                      "optional with --resume"),
-    config: Optional[Path] = typer.Option(None, "--config", help="experiment config (default: the "
-                                                                 "shipped search_darts.yaml)"),
-    sets: list[str] = typer.Option([], "--set", help="override a config key: SECTION.KEY=VALUE"),
-    full: bool = typer.Option(False, "--full", help="the paper's settings (C=16, 8 cells, 50 epochs, "
-                                                    "batch 64) instead of the toy ones"),
-    out: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/NAME-TIME)"),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="continue the run in this folder"),
-    order: Optional[bool] = typer.Option(None, "--first-order/--second-order",
-                                         help="architecture gradient (default: the config's)"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="random seed"),
-    data: Optional[str] = typer.Option(None, "--data", help="builtin | cifar10:PATH | cifar100:PATH "
-                                                            "| mnist:PATH | folder:PATH"),
-    device: Optional[str] = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:N"),
-) -> None:
-    """DARTS: train a supernet with architecture weights, derive the discrete network."""
-    order_name = None if order is None else ("first" if order else "second")
-    result = run_with_progress(lambda r: _search(space, config, sets, full, out, resume, order_name,
-                                                 seed, data, device, r))
-    typer.echo(f"genotype: {result.genotype}")
-    typer.echo(f"run dir: {result.run.root}")
-    for name in ("final.nas", "final.yaml", "genotype.txt", "alphas.jsonl", "cells.svg"):
-        if name in result.paths:
-            typer.echo(f"  {name:<13} {result.paths[name]}")
-    typer.echo(f"next: {_next_step(result)}")
+def _flag_parameter(i: int, flag: Any) -> inspect.Parameter:
+    annotation = Optional[flag.type]
+    return inspect.Parameter(f"flag_{i}", inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
+                             default=typer.Option(None, *flag.decls, help=flag.help))
 
 
-def _next_step(result: Any) -> str:
-    """The compile-and-train commands for the derived network: toy-sized (5 cells, C=8, a few
-    minutes on a CPU) after a search on the built-in data, the paper's evaluation size otherwise."""
-    raw = result.run.read_config() if result.run.enabled else {}
-    toy = str((raw.get("data") or {}).get("dataset", "builtin")) == "builtin"
-    size, train = ("--cells 5 --channels 8", "") if toy else ("--cells 20 --channels 36", " --full")
-    final = result.paths.get("final.nas", "final.nas")
-    return (f"nasc compile {final} -o model.pt {size} --aux --drop-path && "
-            f"nasc train model.pt{train}")
+def build_command(name: str) -> click.Command:
+    """The click command of `nasc search NAME` for a registered algorithm."""
+    from nasc import api
+
+    info = api.search_info(name)
+    flags = info.flags
+
+    def command(**kw: Any) -> None:
+        flag_set: dict[str, Any] = {}
+        given: dict[str, Any] = {}
+        for i, flag in enumerate(flags):
+            value = kw.pop(f"flag_{i}")
+            if value is None:
+                continue
+            given[flag.decls[0]] = value
+            flag_set[flag.key] = (flag.values[0] if value else flag.values[1]) if flag.values else value
+        result = run_with_progress(lambda events: _search(name, kw, flag_set, given, events))
+        for line in result.lines:
+            typer.echo(line)
+        typer.echo(f"run dir: {result.run.root}")
+        for file, path in result.paths.items():
+            if file != "provenance.json":
+                typer.echo(f"  {file:<13} {path}")
+        step = api.search_next_step(result)
+        if step:
+            typer.echo(f"next: {step}")
+
+    params = _common_parameters() + [_flag_parameter(i, f) for i, f in enumerate(flags)]
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__doc__ = info.summary[:1].upper() + info.summary[1:] + "."
+    sub = typer.Typer(add_completion=False)
+    sub.command(name)(command)
+    return typer.main.get_command(sub)
 
 
-def _search(space: Path | None, config: Path | None, sets: list[str], full: bool,
-            out: Path | None, resume: Path | None, order: str | None, seed: int | None,
-            data: str | None, device: str | None, renderer: Any) -> Any:
-    from nasc.search.driver import resume_darts, search_darts
-    from nasc.search.runs import require_single_process
-    from nasc.train.rundir import RunDir
+def _search(name: str, kw: dict[str, Any], flag_set: dict[str, Any], given: dict[str, Any],
+            events: Any) -> Any:
+    from nasc import api
 
-    require_single_process("nasc search darts")  # before a run folder is made
-    if resume is not None:
-        refuse_with_resume({"SPACE": space, "--config": config, "--set": sets, "--full": full,
-                            "--out": out, "--seed": seed, "--first-order/--second-order": order,
-                            "--data": data}, "search")
-        return resume_darts(resume, events=renderer, device=device)
-    if space is None:
+    api.check_search_launch(name)  # before a run folder is made
+    executor = kw["executor"]
+    if executor is not None and executor not in ("inline", "ray"):
+        raise ConfigError(f"unknown executor `{executor}`", key="--executor", hint="use inline or ray")
+    if kw["resume"] is not None:
+        refuse_with_resume({"SPACE": kw["space"], "--config": kw["config"], "--set": kw["sets"],
+                            "--full": kw["full"], "--out": kw["out"], "--seed": kw["seed"],
+                            "--data": kw["data"], "--executor": executor,
+                            "--ray-address": kw["ray_address"], **given}, "search")
+        return api.resume_search(kw["resume"], events=events, device=kw["device"], expect=name)
+    if kw["space"] is None:
         raise ConfigError("missing SPACE argument", key="SPACE",
-                          hint="nasc search darts examples/darts_space.nas")
-    values = flag_values({"data.dataset": data, "run.seed": seed, "search.darts.order": order,
-                          "run.device": device, "run.model": str(space.resolve())})
-    cfg = load_run_config(config, "search_darts.yaml", sets, full, values)
-    run = RunDir.create(cfg.run.name, out=out)
-    run.write_config(cfg)
-    return search_darts(space, cfg, run=run, events=renderer)
+                          hint=f"nasc search {name} examples/darts_space.nas")
+    if kw["ray_address"] is not None and executor is None:
+        executor = "ray"
+    values = flag_values({"data.dataset": kw["data"], "run.seed": kw["seed"],
+                          "run.device": kw["device"], "search.executor.kind": executor,
+                          "search.executor.address": kw["ray_address"], **flag_set})
+    return api.search(name, kw["space"], config=kw["config"], overrides=kw["sets"],
+                      full=kw["full"], values=values, out=kw["out"], events=events)
+
+
+class SearchGroup(TyperGroup):
+    """`nasc search`: its subcommands are the registered algorithms, built on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from nasc import api
+
+        return api.search_names()
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from nasc import api
+
+        if cmd_name not in api.search_names():
+            return None
+        return build_command(cmd_name)
+
+
+search_app = typer.Typer(name="search", cls=SearchGroup, no_args_is_help=True,
+                         add_completion=False,
+                         help="Search an architecture in a search space (one subcommand per "
+                              "algorithm; `nasc plugins` lists them).")
 
 
 def register(app: typer.Typer) -> None:

@@ -2,7 +2,8 @@
 with `--latency` the measured forward latency (lowers the network; imports torch).
 
 A table of the stems, cells (one row each with `--per-cell`), head and aux head with the totals,
-or with `--json` one JSON object (`CostReport.as_dict()` plus the model name, plus `latency`).
+or with `--json` one JSON object (`nasc.api.StatsReport.as_dict()`: the model name, the cost
+report, and `latency`).
 """
 from __future__ import annotations
 
@@ -12,22 +13,10 @@ from typing import Optional
 
 import typer
 
-
-def _si(n: int) -> str:
-    """3349342 -> '3.35M'."""
-    for div, unit in ((10**9, "G"), (10**6, "M"), (10**3, "k")):
-        if abs(n) >= div:
-            return f"{n / div:.2f}{unit}"
-    return str(n)
-
-
-def _mib(n: int) -> str:
-    """Bytes as MiB (or KiB for small figures)."""
-    return f"{n / 2**20:.2f} MiB" if n >= 2**20 else f"{n / 2**10:.1f} KiB"
-
-
-def _shape(s: tuple[int, ...] | list[int]) -> str:
-    return "x".join(str(v) for v in s)
+from nasc import api
+from nasc.cli.render import fail
+from nasc.cli.units import mib, shape, si
+from nasc.errors import NascError
 
 
 def register(app: typer.Typer) -> None:
@@ -50,37 +39,21 @@ def register(app: typer.Typer) -> None:
         """Parameters, multiply-adds (as torch's flop counter counts them, / 2) and float32
         activation memory of one batch-1 eval forward; a choice edge counts all its candidates.
         With --latency, the measured eval forward time (median, min, p90 over --repeat runs)."""
-        from nasc.analysis.cost import cost
-        from nasc.analysis.elaborate import elaborate
-        from nasc.errors import NascError
-        from nasc.frontend import load_model, parse_overrides
-
         try:
-            model = load_model(str(src), overrides=parse_overrides(sets) or None)
-            network = elaborate(model)
-            report = cost(network)
-            measured = None
-            if latency:
-                from nasc.lower.latency import network_latency
-                from nasc.train.distributed import resolve_device
-
-                measured = network_latency(network, batch_size=batch, device=resolve_device(device),
-                                           repeat=repeat, threads=threads)
+            result = api.stats(src, sets, latency=latency, batch=batch, device=device, repeat=repeat,
+                               threads=threads)
         except NascError as err:
-            from nasc.cli.render import render_error
-
-            typer.echo(render_error(err), err=True)
-            raise typer.Exit(1) from None
+            raise fail(err) from None
+        model, network, report, measured = result.model, result.network, result.cost, result.latency
 
         if as_json:
-            extra = {"latency": measured.as_dict()} if measured is not None else {}
-            typer.echo(json.dumps({"model": model.name, **report.as_dict(), **extra}, indent=2))
+            typer.echo(json.dumps(result.as_dict(), indent=2))
             return
 
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(title=f"{model.name}: input {_shape(report.input_shape)}, {report.classes} classes, "
+        table = Table(title=f"{model.name}: input {shape(report.input_shape)}, {report.classes} classes, "
                             f"{len(report.cells)} cells")
         table.add_column("part")
         table.add_column("out", justify="right")
@@ -89,21 +62,21 @@ def register(app: typer.Typer) -> None:
         table.add_column("activations", justify="right")
 
         def row(name: str, out: str, params: int, macs: int, act: int | None, **kw: object) -> None:
-            table.add_row(name, out, f"{params:,}", f"{macs:,}", "" if act is None else _mib(act), **kw)  # type: ignore[arg-type]
+            table.add_row(name, out, f"{params:,}", f"{macs:,}", "" if act is None else mib(act), **kw)  # type: ignore[arg-type]
 
-        stem_out = _shape(network.stems[-1].out_shape) if network.stems else ""
+        stem_out = shape(network.stems[-1].out_shape) if network.stems else ""
         row("input + stems", stem_out, report.stems.params, report.stems.macs,
             report.stems.activation_bytes + 4 * report.input_shape[0] * report.input_shape[1] * report.input_shape[2])
         if per_cell:
             for c in report.cells:
-                row(f"cell {c.index} {c.template}", _shape(c.out_shape), c.params, c.macs, c.activation_bytes)
+                row(f"cell {c.index} {c.template}", shape(c.out_shape), c.params, c.macs, c.activation_bytes)
         else:
             for red, label in ((False, "normal cells"), (True, "reduction cells")):
                 cs = [c for c in report.cells if c.reduction == red]
                 if cs:
                     row(f"{label} ({len(cs)})", "", sum(c.params for c in cs), sum(c.macs for c in cs),
                         sum(c.activation_bytes for c in cs))
-        row("head", _shape(network.head.out_shape), report.head.params, report.head.macs,
+        row("head", shape(network.head.out_shape), report.head.params, report.head.macs,
             report.head.activation_bytes)
         table.add_section()
         row("total (eval)", "", report.params, report.macs, report.activation_bytes, style="bold")
@@ -112,8 +85,8 @@ def register(app: typer.Typer) -> None:
             row("total with aux", "", report.params_with_aux, report.macs_with_aux, None)
         console = Console(width=110)
         console.print(table)
-        console.print(f"params {_si(report.params)}, MACs {_si(report.macs)}, "
-                      f"activations {_mib(report.activation_bytes)} (float32, batch 1)")
+        console.print(f"params {si(report.params)}, MACs {si(report.macs)}, "
+                      f"activations {mib(report.activation_bytes)} (float32, batch 1)")
         if measured is not None:
             console.print(f"latency: median {measured.median_ms:.2f} ms, min {measured.min_ms:.2f} ms, "
                           f"p90 {measured.p90_ms:.2f} ms (batch {measured.batch_size}, "

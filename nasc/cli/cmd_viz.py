@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+from nasc import api
+from nasc.cli.render import fail
 from nasc.errors import NascError
 
 
@@ -21,22 +23,9 @@ def register(app: typer.Typer) -> None:
         cells_only: bool = typer.Option(False, "--cells-only", help="draw the cell templates without the macro network"),
     ) -> None:
         """Draw every cell template (edges labelled by op, choices listed) and the macro network."""
-        from nasc.analysis.elaborate import elaborate
-        from nasc.cli.render import fail
-        from nasc.export.viz import write_picture
-
         try:
-            if src.suffix == ".pt":
-                from nasc.lower.artifact import read_artifact  # torch only for compiled files
-
-                model = read_artifact(src).model
-            else:
-                from nasc.frontend import load_model, parse_overrides
-
-                model = load_model(str(src), overrides=parse_overrides(sets) or None)
-            network = None if cells_only else elaborate(model)
-            path = write_picture(model, output, fmt, network)
+            drawn = api.draw(src, output, fmt=fmt, overrides=sets, cells_only=cells_only)
         except NascError as e:
             raise fail(e) from None
-        typer.echo(f"wrote {path} ({len(model.cells)} cell template(s)"
-                   + ("" if network is None else f", {len(network.cells)} cells") + ")")
+        typer.echo(f"wrote {drawn.path} ({len(drawn.model.cells)} cell template(s)"
+                   + ("" if drawn.network is None else f", {len(drawn.network.cells)} cells") + ")")

@@ -13,12 +13,10 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from nasc.train.events import (CheckpointSaved, EpochStarted, Event, FitEnded, FitStarted,
-                               StepEnded)
-from nasc.train.rundir import describe_event
+from nasc.api import describe_event, events
 
 
-def step_line(event: StepEnded, epochs: int | None = None) -> str:
+def step_line(event: events.StepEnded, epochs: int | None = None) -> str:
     """The plain-text line of a step event."""
     of = f"/{epochs}" if epochs else ""
     return (f"[{event.loop}] epoch {event.epoch + 1}{of} step {event.step}/{event.steps} "
@@ -54,19 +52,19 @@ class ProgressRenderer:
         else:
             print(text, file=self.stream, flush=True)
 
-    def __call__(self, event: Event) -> None:
+    def __call__(self, event: events.Event) -> None:
         """Render one event."""
-        if isinstance(event, FitStarted):
+        if isinstance(event, events.FitStarted):
             self._epochs[event.loop] = event.epochs
         if not self.rich:
-            if isinstance(event, StepEnded):
+            if isinstance(event, events.StepEnded):
                 self._print(step_line(event, self._epochs.get(event.loop)))
                 return
             line = describe_event(event)
             if line is not None:
                 self._print(line)
             return
-        if isinstance(event, EpochStarted):
+        if isinstance(event, events.EpochStarted):
             bar = self._bar()
             desc = f"[{event.loop}] epoch {event.epoch + 1}/{event.epochs}"
             task = self._tasks.get(event.loop)
@@ -74,18 +72,18 @@ class ProgressRenderer:
                 self._tasks[event.loop] = bar.add_task(desc, total=event.steps, status="")
             else:
                 bar.reset(task, total=event.steps, description=desc, status="")
-        elif isinstance(event, StepEnded):
+        elif isinstance(event, events.StepEnded):
             task = self._tasks.get(event.loop)
             if task is not None:
                 self._bar().update(task, completed=event.step,
                                    status=f"loss {event.loss:.4f} lr {event.lr:.3g}")
-        elif isinstance(event, CheckpointSaved):
+        elif isinstance(event, events.CheckpointSaved):
             return
         else:
             line = describe_event(event)
             if line is not None:
                 self._print(line)
-            if isinstance(event, FitEnded):
+            if isinstance(event, events.FitEnded):
                 task = self._tasks.pop(event.loop, None)
                 if task is not None:
                     self._bar().remove_task(task)

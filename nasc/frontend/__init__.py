@@ -58,30 +58,12 @@ def read_text(path: str | Path) -> str:
 def parse_overrides(items: Iterable[str]) -> dict[str, object]:
     """`["C=16", "lr=0.1", "affine=false", "name='x'"]` -> `{"C": 16, "lr": 0.1, ...}`.
 
-    Values are literals: integers, floats, `true`/`false`, quoted strings; a bare word is a string.
+    Each item is `NAME=VALUE` with the value typed by YAML's rules (`nasc.overrides`); a later
+    item for the same name wins. Malformed items raise `ConfigError` naming `--set`.
     """
-    from nasc.ir.expr import Lit, Neg, parse_expr
+    from nasc.overrides import parse_overrides as parse_key_values
 
-    out: dict[str, object] = {}
-    for item in items:
-        name, sep, raw = item.partition("=")
-        name, raw = name.strip(), raw.strip()
-        if not sep or not name.isidentifier():
-            raise ConfigError(f"cannot read override `{item}`", key=item, hint="write `--set NAME=VALUE`, e.g. C=16")
-        if not raw:
-            raise ConfigError(f"override `{name}` has no value", key=name, hint=f"write `--set {name}=VALUE`")
-        value: object = raw
-        try:
-            e = parse_expr(raw)
-        except (NascError, ValueError, RecursionError):
-            e = None
-        if isinstance(e, Lit):
-            value = e.value
-        elif isinstance(e, Neg) and e.op == "-" and isinstance(e.operand, Lit) \
-                and isinstance(e.operand.value, (int, float)) and not isinstance(e.operand.value, bool):
-            value = -e.operand.value
-        out[name] = value
-    return out
+    return dict(parse_key_values(items, flag="--set", dotted=False))
 
 
 def _type_name(v: object) -> str:
@@ -131,12 +113,13 @@ def load_model(path: str | Path, overrides: Mapping[str, object] | None = None) 
     Raises `NascError` (usually `Diagnostics` holding every problem found) on bad input.
     """
     from nasc.ir.verify import verify
+    from nasc.ops.registry import primitive_table
 
     text = read_text(path)
     model = parse_source(text, str(path))
     model = apply_overrides(model, overrides)
     try:
-        errors = verify(model)
+        errors = verify(model, primitive_table())
     except RecursionError:  # a hand-made IR deeper than the front ends accept
         raise ParseError("model nested too deeply", Span(file=str(path), line=1, col=1)) from None
     if errors:
@@ -164,6 +147,7 @@ def load_library(path: str | Path) -> tuple[OpDef, ...]:
     from nasc.ir.expr import Lit
     from nasc.ir.model import LOCAL_MODULE, Head, Layout, OpCall
     from nasc.ir.verify import verify
+    from nasc.ops.registry import primitive_table
 
     file = str(path)
     src = read_source(read_text(file), file)
@@ -173,7 +157,7 @@ def load_library(path: str | Path) -> tuple[OpDef, ...]:
     stub = Model(name=Path(file).stem, imports=tuple(i.name for i in src.imports), ops=ops,
                  input=(one, one, one), classes=one, stems=(), cells=(), layout=Layout(cells=one, channels=one),
                  head=Head(op=OpCall(op="identity")))
-    errors = verify(stub, network=False)
+    errors = verify(stub, primitive_table(), network=False)
     if errors:
         raise Diagnostics(errors)
     return ops

@@ -3,23 +3,28 @@
 `std` (any bare name) is looked up in the standard library directory (`nasc.resources.stdlib_dir`),
 then beside the importing file; a quoted path is relative to the importing file. Imported ops get
 `module=<import name>`; a library's own imports come first, in order, and every library file
-is included once however many files import it. Parsed libraries are cached
-per process (keyed by path, size and modification time), so a search that loads many models parses
-`std.nas` once. Missing files and import cycles are errors pointing at the `import` line.
+is included once however many files import it. Parsed libraries are kept in a small LRU cache
+(keyed by resolved path, size and modification time, so an edited file is read again), so a search
+that loads many models parses `std.nas` once. Missing files and import cycles are errors pointing
+at the `import` line.
+
+`resolve_model_imports(model, path)` is the step the YAML/JSON front end runs after
+`nasc.ir.serde.from_data`: the IR itself never reads files.
 """
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from nasc.errors import Diagnostics, NameResolutionError, NascError, ParseError, did_you_mean
-from nasc.ir.model import OpDef
+from nasc.ir.model import Model, OpDef
 from nasc.resources import stdlib_dir
 from nasc.source import Span
 
-# (path, module, size, mtime) -> (the library's imports, its own ops)
-_CACHE: dict[tuple[str, str, int, int], tuple[list[tuple[str, Span | None]], tuple[OpDef, ...]]] = {}
+LIBRARY_CACHE_SIZE = 64  # parsed library files kept (a search reloads the same few many times)
 
 
 def import_path(name: str, importer: str | None) -> Path | None:
@@ -115,19 +120,53 @@ def _load_library(path: Path, module: str, stack: tuple[str, ...], span: Span | 
                   done: set[str]) -> tuple[OpDef, ...]:
     """The ops of one library file (its own imports first, unless already included), from the
     cache when unchanged."""
-    from nasc.frontend.dsl import library_ops, read_source
-
     try:
         st = path.stat()
     except OSError as e:
         raise ParseError(f"cannot read {path}: {e.strerror or e}", span) from None
-    key = (os.path.abspath(path), module, st.st_size, st.st_mtime_ns)
-    cached = _CACHE.get(key)
-    if cached is None:
-        text = read_source_text(path, span)
-        src = read_source(text, str(path))
-        cached = ([(i.name, i.span) for i in src.imports], library_ops(src, module))
-        _CACHE[key] = cached
-    nested_imports, own = cached
+    try:
+        nested_imports, own = _parse_library(os.path.realpath(path), str(path), module, st.st_size, st.st_mtime_ns)
+    except NascError as e:
+        if e.span is None:  # the file itself cannot be read: point at the `import`
+            e.span = span
+        raise
     nested = resolve_imports(nested_imports, str(path), stack, done)
     return nested + own
+
+
+@lru_cache(maxsize=LIBRARY_CACHE_SIZE)
+def _parse_library(real: str, path: str, module: str, size: int,
+                   mtime_ns: int) -> tuple[tuple[tuple[str, Span | None], ...], tuple[OpDef, ...]]:
+    """(the library's imports, its own ops) of the file at `path`; cached by every argument, so
+    a file that changed size or modification time is parsed again. Errors are not cached."""
+    from nasc.frontend.dsl import library_ops, read_source
+
+    text = read_source_text(Path(path))
+    src = read_source(text, path)
+    return tuple((i.name, i.span) for i in src.imports), library_ops(src, module)
+
+
+def resolve_model_imports(model: Model, path: str | None,
+                          marks: Mapping[tuple[Any, ...], Span] | None = None) -> Model:
+    """`model` with the ops of its imports prepended, unless the model already holds them (a
+    self-contained file: every import name appears as the `module` of some op).
+
+    `marks` (YAML key path -> span) locates each `imports` item for error messages.
+    """
+    present = {d.module for d in model.ops}
+    wanted = [(name, _mark(marks, ("imports", i))) for i, name in enumerate(model.imports)
+              if name not in present]
+    if not wanted:
+        return model
+    imported = resolve_imports(wanted, path)
+    return model.model_copy(update={"ops": imported + model.ops})
+
+
+def _mark(marks: Mapping[tuple[Any, ...], Span] | None, path: tuple[Any, ...]) -> Span | None:
+    """The mark of the deepest prefix of `path` that has one."""
+    if not marks:
+        return None
+    for n in range(len(path), -1, -1):
+        if path[:n] in marks:
+            return marks[path[:n]]
+    return None

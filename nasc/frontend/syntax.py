@@ -1,27 +1,25 @@
-"""The .nas parser: the cached lark LALR parser and friendly syntax-error messages.
+"""The .nas parser: the lark LALR parser of the grammar and friendly syntax-error messages.
 
-The parser is built once per process (and its tables cached on disk by lark), so `nasc check`
-starts fast. Syntax errors become `ParseError`s with a span; common mistakes get a message of
-their own, picked either by the LALR state a known bad example fails in (lark's `match_examples`
-idea, see `_known_mistake`) or by what the parser expected (a missing `)` is reported where it
-should go, with the position of the unclosed `(`).
+The parser itself is `nasc.ir.grammar.grammar_parser()` (one per process, shared with the
+expression reader; lark caches its tables on disk), so `nasc check` starts fast. Syntax errors
+become `ParseError`s with a span; common mistakes get a message of their own, picked either by the
+LALR state a known bad example fails in (lark's `match_examples` idea, see `_known_mistake`) or by
+what the parser expected (a missing `)` is reported where it should go, with the position of the
+unclosed `(`). Nothing here keeps per-parse state between calls.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from nasc.errors import ParseError, did_you_mean
+from nasc.ir.grammar import collecting_comments, grammar_parser
 from nasc.ir.names import RESERVED
-from nasc.resources import grammar_path
 from nasc.source import Span
 
 if TYPE_CHECKING:
     from lark import Lark, Token, Tree
     from lark.exceptions import UnexpectedInput, UnexpectedToken
-
-_PARSER: Lark | None = None
-# Comment tokens of the file being parsed (lark calls back for ignored tokens too); reset per parse.
-_COMMENTS: list[Token] = []
 
 KEYWORDS = ("import", "param", "op", "choice", "cell", "network")
 _RESERVED_TYPES = {w.upper() for w in RESERVED}
@@ -61,33 +59,19 @@ _EXAMPLES: dict[tuple[str, str], list[str]] = {
 
 
 def parser() -> Lark:
-    """The .nas LALR parser, built once (lark caches its tables on disk between runs)."""
-    global _PARSER
-    if _PARSER is None:
-        from lark import Lark
-
-        text = grammar_path().read_text(encoding="utf-8")
-        opts = dict(parser="lalr", propagate_positions=True, maybe_placeholders=True,
-                    lexer_callbacks={"COMMENT": _COMMENTS.append})
-        try:
-            _PARSER = Lark(text, cache=True, **opts)  # type: ignore[arg-type]
-        except OSError:  # an unwritable temp dir: build without the disk cache
-            _PARSER = Lark(text, **opts)  # type: ignore[arg-type]
-    return _PARSER
+    """The nasc LALR parser (`nasc.ir.grammar.grammar_parser`)."""
+    return grammar_parser()
 
 
 def parse_text(text: str, file: str | None) -> tuple[Tree, list[Token]]:
     """Parse .nas text into a lark tree and its comment tokens; syntax errors raise `ParseError`."""
     from lark.exceptions import UnexpectedInput
 
-    p = parser()
-    _COMMENTS.clear()
-    try:
-        tree = p.parse(text)
-    except UnexpectedInput as e:
-        raise syntax_error(e, text, file) from None
-    comments = list(_COMMENTS)
-    _COMMENTS.clear()
+    with collecting_comments() as comments:
+        try:
+            tree = parser().parse(text, start="start")
+        except UnexpectedInput as e:
+            raise syntax_error(e, text, file) from None
     return tree, comments
 
 
@@ -127,7 +111,24 @@ def _unclosed(stack: list[object]) -> object | None:
     return None
 
 
-_SIGNATURES: dict[tuple[int, str | None], tuple[str, str]] | None = None
+@lru_cache(maxsize=1)
+def _signatures() -> dict[tuple[int, str | None], tuple[str, str]]:
+    """(LALR state, token type) -> (message, hint) of the known mistakes, computed once."""
+    from lark.exceptions import UnexpectedToken
+
+    sigs: dict[tuple[int, str | None], tuple[str, str]] = {}
+    with collecting_comments():  # the examples' comments go nowhere
+        for label, examples in _EXAMPLES.items():
+            for text in examples:
+                try:
+                    parser().parse(text, start="start")
+                except UnexpectedToken as ex:
+                    pos = ex.state.position if ex.state is not None else -1
+                    sigs.setdefault((pos, ex.token.type), label)
+                    sigs.setdefault((pos, None), label)
+                except Exception:  # noqa: BLE001  (an example failing differently teaches nothing)
+                    continue
+    return sigs
 
 
 def _known_mistake(e: UnexpectedToken) -> tuple[str, str] | None:
@@ -137,27 +138,11 @@ def _known_mistake(e: UnexpectedToken) -> tuple[str, str] | None:
     state stacks, whose depth grows with every item before the error, so its matching only
     works for mistakes at the top of a file.
     """
-    from lark.exceptions import UnexpectedToken
-
-    global _SIGNATURES
-    if _SIGNATURES is None:
-        sigs: dict[tuple[int, str | None], tuple[str, str]] = {}
-        for label, examples in _EXAMPLES.items():
-            for text in examples:
-                try:
-                    parser().parse(text)
-                except UnexpectedToken as ex:
-                    pos = ex.state.position if ex.state is not None else -1
-                    sigs.setdefault((pos, ex.token.type), label)
-                    sigs.setdefault((pos, None), label)
-                except Exception:  # noqa: BLE001  (an example failing differently teaches nothing)
-                    continue
-        _COMMENTS.clear()
-        _SIGNATURES = sigs
     if e.state is None:
         return None
+    sigs = _signatures()
     pos = e.state.position
-    return _SIGNATURES.get((pos, e.token.type)) or _SIGNATURES.get((pos, None))
+    return sigs.get((pos, e.token.type)) or sigs.get((pos, None))
 
 
 def _is_name(item: object) -> bool:

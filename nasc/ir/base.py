@@ -2,13 +2,18 @@
 
 Spans do not take part in equality or hashing, so `parse(print(ir)) == ir` holds although the
 printed text has other positions; they are not serialised either (YAML/JSON carry no positions).
+Frozen goes all the way down: sequences are tuples and mappings `nasc.frozen.FrozenDict`s, and
+`model_copy(update=...)` freezes the dicts and lists it is given, so no IR value can change in
+place and every node can be hashed.
 """
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from nasc.frozen import freeze
 from nasc.source import Span
 
 
@@ -28,12 +33,10 @@ class IRNode(BaseModel):
         return self._key() == other._key()  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
-        return hash((type(self).__name__, _freeze(self._key())))
+        return hash((type(self).__name__, self._key()))
 
-
-def _freeze(v: Any) -> Any:
-    if isinstance(v, dict):
-        return tuple(sorted((k, _freeze(x)) for k, x in v.items()))
-    if isinstance(v, (list, tuple)):
-        return tuple(_freeze(x) for x in v)
-    return v
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with `update` applied; dicts and lists in `update` are frozen (pydantic does not
+        validate `update`, and a mutable value would make the copy mutable and unhashable)."""
+        frozen = {k: freeze(v) for k, v in update.items()} if update else None
+        return super().model_copy(update=frozen, deep=deep)

@@ -7,14 +7,14 @@ themselves, anything else as its text (`"C * 3"`), a string literal quoted insid
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
-from nasc.errors import NameResolutionError, ParseError, ValidationError, did_you_mean
+from nasc.errors import NameResolutionError, ValidationError, did_you_mean
 from nasc.ir.base import IRNode
+from nasc.source import Span
 
 Value = Union[int, float, bool, str, tuple["Value", ...]]
 
@@ -62,13 +62,11 @@ class TupleExpr(IRNode):
 ExprNode = Annotated[Union[Lit, Ref, BinOp, Neg, TupleExpr], Field(discriminator="kind")]
 
 # ---------------------------------------------------------------------------------------------
-# Text form (used by the printer, by YAML scalars, and by `--set` values).
+# Text form (used by the printer, by YAML scalars, and by `--set` values). Reading text is
+# `nasc.ir.expr_syntax`'s job (the grammar); writing it is `format_expr`'s.
 
 _PREC: dict[str, int] = {"or": 1, "and": 2, "==": 3, "!=": 3, "<": 3, "<=": 3, ">": 3, ">=": 3,
                          "+": 4, "-": 4, "*": 5, "/": 5, "//": 5, "%": 5}
-_TOKEN = re.compile(r"\s*(?:(?P<num>\d+\.\d*(?:[eE][-+]?\d+)?|\d+(?:[eE][-+]?\d+)?|\.\d+)|"
-                    r"(?P<str>'[^']*'|\"[^\"]*\")|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|"
-                    r"(?P<op>//|==|!=|<=|>=|[-+*/%<>(),]))")
 
 
 def format_expr(e: "Expr", parent_prec: int = 0) -> str:
@@ -94,75 +92,12 @@ def format_expr(e: "Expr", parent_prec: int = 0) -> str:
     return f"({s})" if p < parent_prec else s
 
 
-def parse_expr(text: str) -> "Expr":
-    """Parse the text form of an expression (the grammar of `expr` in the .nas language)."""
-    toks: list[tuple[str, str, int]] = []
-    pos = 0
-    text_s = text.rstrip()
-    while pos < len(text_s):
-        m = _TOKEN.match(text_s, pos)
-        if not m or m.end() == pos:
-            raise ParseError(f"cannot read expression {text!r} at column {pos + 1}")
-        kind = m.lastgroup or "op"
-        toks.append((kind, m.group(kind), pos))
-        pos = m.end()
-    i = 0
+def parse_expr(text: str, span: Span | None = None) -> "Expr":
+    """Read expression text with the grammar (`nasc.ir.expr_syntax.parse_expr`, the one expression
+    reader); errors raise `ExprSyntaxError` naming the column inside `text`."""
+    from nasc.ir.expr_syntax import parse_expr as read
 
-    def peek() -> tuple[str, str, int] | None:
-        return toks[i] if i < len(toks) else None
-
-    def take() -> tuple[str, str, int]:
-        nonlocal i
-        if i >= len(toks):
-            raise ParseError(f"expression {text!r} ends too early")
-        i += 1
-        return toks[i - 1]
-
-    def atom() -> Expr:
-        kind, val, at = take()
-        if kind == "num":
-            return Lit(value=float(val) if any(c in val for c in ".eE") else int(val))
-        if kind == "str":
-            return Lit(value=val[1:-1])
-        if kind == "name":
-            if val in ("true", "false"):
-                return Lit(value=val == "true")
-            if val == "not":
-                return Neg(op="not", operand=binary(6))
-            return Ref(name=val)
-        if val == "-":
-            return Neg(op="-", operand=binary(6))
-        if val == "(":
-            items = [binary(0)]
-            trailing = False
-            while peek() and peek()[1] == ",":  # type: ignore[index]
-                take()
-                trailing = True
-                if peek() and peek()[1] == ")":  # type: ignore[index]
-                    break
-                items.append(binary(0))
-                trailing = False
-            if take()[1] != ")":
-                raise ParseError(f"expected ')' in expression {text!r}")
-            if len(items) == 1 and not trailing and not (len(toks) and False):
-                return items[0]
-            return TupleExpr(items=tuple(items))
-        raise ParseError(f"unexpected {val!r} at column {at + 1} of expression {text!r}")
-
-    def binary(min_prec: int) -> Expr:
-        lhs = atom()
-        while True:
-            t = peek()
-            if not t or t[1] not in _PREC or _PREC[t[1]] < min_prec or t[0] == "str":
-                return lhs
-            op = take()[1]
-            rhs = binary(_PREC[op] + 1)
-            lhs = BinOp(op=op, lhs=lhs, rhs=rhs)  # type: ignore[arg-type]
-
-    result = binary(0)
-    if i != len(toks):
-        raise ParseError(f"unexpected {toks[i][1]!r} at column {toks[i][2] + 1} of expression {text!r}")
-    return result
+    return read(text, span)
 
 
 def _coerce(v: Any) -> Any:

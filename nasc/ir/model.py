@@ -6,6 +6,8 @@
     Node  ── edges (an input state and an op), combine (sum | concat | proj), keep (top-k, search)
     Edge  ── input state name + OpCall (fixed op) | Choice (candidate ops: a search space)
 
+Every container in the IR is immutable: sequences are tuples, op arguments a `FrozenDict`.
+
 Conventions every consumer relies on (see `nasc.analysis.elaborate`):
 - An op call is evaluated in an environment of the model params plus the context names
   `C_in`, `H_in`, `W_in` (the input shape), `C_out` (the width the call must produce: the cell
@@ -13,19 +15,23 @@ Conventions every consumer relies on (see `nasc.analysis.elaborate`):
 - In a reduction cell every edge that reads a cell input gets `stride = 2`; all other edges 1.
   A cell input's preprocessing op gets `stride = H(input) // H(last input)` (DARTS'
   FactorizedReduce after a reduction cell).
-- The width starts at `layout.channels` and doubles at each reduction cell.
+- The width starts at `layout.channels` and is multiplied by `layout.growth` (default
+  `nasc.ir.macro.DEFAULT_GROWTH`) at each reduction cell.
 - Cell `i` reads the outputs of the previous `len(inputs)` cells; before the first cell these are
   the stem outputs (the last stems, repeating the last when there are fewer stems than inputs).
 - Cell edges get `affine = model.affine` (search builds non-affine BN); stems and heads `true`.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Literal, Union
 
 from pydantic import Field
 
+from nasc.frozen import FrozenDict
 from nasc.ir.base import IRNode
 from nasc.ir.expr import Expr
+from nasc.ir.macro import DEFAULT_AUX_WEIGHT, DEFAULT_GROWTH
 
 IR_VERSION = 1
 LOCAL_MODULE = "local"
@@ -36,7 +42,7 @@ class OpCall(IRNode):
 
     kind: Literal["op"] = "op"
     op: str
-    args: dict[str, Expr] = Field(default_factory=dict)
+    args: FrozenDict[str, Expr] = Field(default_factory=FrozenDict)
 
 
 class Choice(IRNode):
@@ -125,15 +131,15 @@ class Param(IRNode):
 
 class Layout(IRNode):
     """The macro skeleton: `cells` cell instances; positions in `reductions` use the `reduce` cell
-    template (None = the DARTS rule: cells//3 and 2*cells//3), others `normal`; `channels` is the
-    initial cell width, multiplied by `growth` at every reduction."""
+    template (None = the DARTS rule, `nasc.ir.macro.default_reductions`), others `normal`;
+    `channels` is the initial cell width, multiplied by `growth` at every reduction."""
 
     cells: Expr
     channels: Expr
     normal: str = "normal"
     reduce: str = "reduce"
     reductions: tuple[Expr, ...] | None = None
-    growth: Expr = 2
+    growth: Expr = DEFAULT_GROWTH
 
 
 class Head(IRNode):
@@ -148,7 +154,7 @@ class AuxHead(IRNode):
 
     op: OpCall
     after: Expr
-    weight: Expr = 0.4
+    weight: Expr = DEFAULT_AUX_WEIGHT
 
 
 class Model(IRNode):
@@ -181,7 +187,7 @@ class Model(IRNode):
                 found = d
         return found
 
-    def param_values(self, overrides: dict[str, object] | None = None) -> dict[str, object]:
+    def param_values(self, overrides: Mapping[str, object] | None = None) -> dict[str, object]:
         """Param defaults with `overrides` applied (unknown override names are the caller's check)."""
         vals: dict[str, object] = {p.name: p.default for p in self.params}
         vals.update(overrides or {})

@@ -21,3 +21,6 @@ def name_problem(name: str) -> str | None:
     if name in RESERVED:
         return "is a reserved word of nasc"
     return None
+
+# names every op call sees besides the model params: the input shape and the caller's context
+CONTEXT_NAMES: tuple[str, ...] = ("C_in", "H_in", "W_in", "C_out", "stride", "affine")

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from nasc.ir.expr import Expr, Lit, TupleExpr, format_expr
+from nasc.ir.macro import DEFAULT_GROWTH
 from nasc.ir.model import (
     LOCAL_MODULE, Cell, CellInput, Choice, Edge, IfStmt, Model, Node, OpCall, OpDef, Param, Stmt,
 )
@@ -280,8 +281,8 @@ def _network_lines(out: _Out, m: Model, entry_lines: dict[str, list[int]], first
         entry("normal", lay.normal)
     if lay.reduce != "reduce":
         entry("reduce", lay.reduce)
-    if not (isinstance(lay.growth, Lit) and lay.growth.value == 2 and not isinstance(lay.growth.value, bool)
-            and isinstance(lay.growth.value, int)):
+    g = lay.growth
+    if not (isinstance(g, Lit) and type(g.value) is int and g.value == DEFAULT_GROWTH):  # the default is not printed
         entry("growth", format_expr(lay.growth))
     entry("head", format_call(m.head.op))
     if m.aux is not None:

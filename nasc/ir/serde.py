@@ -3,13 +3,14 @@
     to_data(model)         -> dict (`Model.model_dump(mode="json")` without default-valued fields
                               and without the ops that came from imports)
     to_yaml / to_json      -> text of that dict
-    from_data(data, path)  -> Model (checks `ir_version`, validates, re-resolves `imports`)
+    from_data(data, path)  -> Model (checks `ir_version`, validates; imports are not resolved)
     json_schema()          -> the JSON Schema of the YAML form (for editors)
 
 Expressions are scalars (`3`, `true`, `"C * 3"`, `[1, 7]`). The `kind` of an edge op or an op-body
 statement may be left out: a mapping with `candidates` is a choice, one with `cond` an `if`, any
 other an op call. `self_contained=True` also writes the imported ops (their `module` says which
-import they came from) so that loading reads no library files.
+import they came from) so that loading reads no library files. The IR reads no files: the front
+ends bring in the ops of `imports` after `from_data` (`nasc.frontend.imports.resolve_model_imports`).
 
 Validation errors become `ValidationError`s carrying the dotted key path (`cells[0].nodes[1]`) and,
 when the front end passes the YAML line marks, the span of the offending key.
@@ -177,6 +178,11 @@ def _translate(exc: Any, data: Any, marks: Mapping[tuple[Any, ...], Span] | None
                 text = inner.message
             msg, hint = f"`{_dotted(path)}`: {text}", getattr(inner, "hint", None)
             span = _locate(marks, path)
+            if isinstance(inner, ParseError):  # an expression scalar the grammar cannot read
+                if path not in seen:
+                    seen.add(path)
+                    out.append(ParseError(msg, span, hint, key=_dotted(path)))
+                continue
         if path in seen:  # a union reports one problem once per member; keep the first
             continue
         seen.add(path)
@@ -186,7 +192,8 @@ def _translate(exc: Any, data: Any, marks: Mapping[tuple[Any, ...], Span] | None
 
 def from_data(data: Any, path: str | None = None,
               marks: Mapping[tuple[Any, ...], Span] | None = None) -> Model:
-    """Validate plain data (the YAML/JSON form) into a `Model` and re-resolve its imports.
+    """Validate plain data (the YAML/JSON form) into a `Model` (the ops of its imports are not
+    added: that is the front end's job, see `nasc.frontend.imports.resolve_model_imports`).
 
     `marks` maps key paths (`("cells", 0, "nodes")`) to their YAML spans, for error positions.
     """
@@ -209,20 +216,7 @@ def from_data(data: Any, path: str | None = None,
         raise Diagnostics(_translate(e, data, marks)) from None
     except RecursionError:
         raise ParseError("model data nested too deeply", where) from None
-    return _resolve(model, path, marks)
-
-
-def _resolve(model: Model, path: str | None, marks: Mapping[tuple[Any, ...], Span] | None) -> Model:
-    """Prepend the ops of the model's imports (unless the data already holds them)."""
-    from nasc.frontend.imports import resolve_imports
-
-    present = {d.module for d in model.ops}
-    wanted = [(name, _locate(marks, ("imports", i))) for i, name in enumerate(model.imports)
-              if name not in present]
-    if not wanted:
-        return model
-    imported = resolve_imports(wanted, path)
-    return model.model_copy(update={"ops": imported + model.ops})
+    return model
 
 
 def json_schema() -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""Structural checks of a `Model`: `verify(model) -> list[NascError]` (empty when valid).
+"""Structural checks of a `Model`: `verify(model, primitives) -> list[NascError]` (empty when valid).
+
+`primitives` maps primitive op names to their specs (`nasc.ops.registry.primitive_table()`); the
+IR does not import the op registry, the caller hands it in.
 
 Checked here, so both front ends (and every pass, between passes) report them alike:
 - names: duplicate params, ops (per module), cells, cell inputs and nodes; unknown ops (with a
@@ -18,36 +21,34 @@ Shapes are `nasc.analysis.elaborate`'s job. Every error carries the span of the 
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel
 
 from nasc.errors import NameResolutionError, NascError, ValidationError, did_you_mean
 from nasc.ir.expr import BinOp, Expr, Neg, Ref, TupleExpr, evaluate
+from nasc.ir.macro import default_reductions
 from nasc.ir.model import LOCAL_MODULE, Cell, Choice, IfStmt, Model, OpCall, OpDef, Stmt
-from nasc.ir.names import RESERVED, name_problem
+from nasc.ir.names import CONTEXT_NAMES, RESERVED, name_problem
 from nasc.source import Span
 
-CONTEXT_NAMES = ("C_in", "H_in", "W_in", "C_out", "stride", "affine")
 MAX_CELLS = 10_000
-# Used when the primitive registry cannot be loaded (the names of std.nas's header).
-_FALLBACK_PRIMITIVES = ("conv", "bn", "relu", "max_pool", "avg_pool", "identity", "zero",
-                        "factorized_reduce", "sum", "concat", "global_avg_pool", "linear")
+
+
+class PrimitiveSpec(Protocol):
+    """What verification needs of a primitive (`nasc.ops.registry.Primitive` has it): its
+    arity (None: variadic), its params model and the params the call context fills in."""
+
+    arity: ClassVar[int | None]
+    Params: ClassVar[type[BaseModel]]
+    context_defaults: ClassVar[Mapping[str, str]]
 
 
 class UnusedNodeWarning(ValidationError):
     """A node whose output no other node reads and the cell does not return (dead computation)."""
 
     kind = "warning"
-
-
-def _primitives() -> dict[str, Any]:
-    """Registered primitives by name (None values when the registry is unavailable)."""
-    try:
-        from nasc.ops.registry import get_primitive, primitive_names
-
-        return {n: get_primitive(n) for n in primitive_names()}
-    except ImportError:
-        return dict.fromkeys(_FALLBACK_PRIMITIVES)
 
 
 def refs(e: Expr) -> Iterator[Ref]:
@@ -77,10 +78,10 @@ def _dups(items: Iterable[tuple[str, Span | None]], what: str, errors: list[Nasc
 
 
 class _Verifier:
-    def __init__(self, model: Model) -> None:
+    def __init__(self, model: Model, primitives: Mapping[str, PrimitiveSpec]) -> None:
         self.m = model
         self.errors: list[NascError] = []
-        self.prims = _primitives()
+        self.prims = primitives
         self.ops: dict[str, OpDef] = {}
         for d in model.ops:  # last definition wins: local ops shadow imported ones
             self.ops[d.name] = d
@@ -121,8 +122,6 @@ class _Verifier:
             return
         if name in self.prims:
             prim = self.prims[name]
-            if prim is None:
-                return
             if prim.arity not in (None, 1):
                 self.err(ValidationError(f"`{name}` takes {prim.arity} inputs; {where} gives it one",
                                          call.span))
@@ -347,7 +346,7 @@ class _Verifier:
         reductions: list[int] = []
         if lay.reductions is None:
             if n is not None:
-                reductions = sorted({n // 3, 2 * n // 3})
+                reductions = list(default_reductions(n))
         else:
             seen: set[int] = set()
             for r in lay.reductions:
@@ -413,13 +412,15 @@ class _Verifier:
         return sorted(self.errors, key=lambda e: e.sort_key())
 
 
-def verify(model: Model, *, network: bool = True) -> list[NascError]:
+def verify(model: Model, primitives: Mapping[str, PrimitiveSpec], *, network: bool = True) -> list[NascError]:
     """Every structural error of `model`, sorted by position (empty when the model is valid).
+
+    `primitives` maps primitive names to their specs (`nasc.ops.registry.primitive_table()`).
 
     `network=False` skips the network-level checks (the front end uses it to keep reporting the
     errors in cells and ops when the network block itself could not be built).
     """
-    return _Verifier(model).run(network)
+    return _Verifier(model, primitives).run(network)
 
 
 def lint(model: Model) -> list[NascError]:

@@ -11,7 +11,7 @@ from pydantic import StrictBool
 
 from nasc.errors import ShapeError
 from nasc.ops.common import NonNegIntOrPair, PosInt, PosIntOrPair, one_input, pair, window_shape
-from nasc.ops.registry import Primitive, PrimParams, Shape, primitive
+from nasc.ops.registry import Primitive, PrimParams, Shape
 
 if TYPE_CHECKING:
     from torch import nn
@@ -29,7 +29,6 @@ class ConvParams(PrimParams):
     bias: StrictBool = False
 
 
-@primitive
 class Conv(Primitive):
     """2-d convolution; `out` defaults to the call's `C_out`."""
 
@@ -70,7 +69,6 @@ class FactorizedReduceParams(PrimParams):
     affine: StrictBool
 
 
-@primitive
 class FactorizedReduce(Primitive):
     """Halves H and W; `out` defaults to `C_out`, `affine` to the call's `affine`."""
 
@@ -110,7 +108,6 @@ class LinearParams(PrimParams):
     bias: StrictBool = True
 
 
-@primitive
 class Linear(Primitive):
     """Fully connected layer; `out` defaults to `C_out` (`classes` in a head). Its output shape is
     written `(out, 1, 1)`; the built module returns the flat `(N, out)` logits."""

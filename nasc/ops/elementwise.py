@@ -6,13 +6,12 @@ from typing import TYPE_CHECKING
 from nasc.errors import ShapeError
 from nasc.ops.common import PosInt, one_input
 from nasc.ops.pool import NoParams
-from nasc.ops.registry import Primitive, PrimParams, Shape, primitive
+from nasc.ops.registry import Primitive, PrimParams, Shape
 
 if TYPE_CHECKING:
     from torch import nn
 
 
-@primitive
 class ReLU(Primitive):
     """Rectified linear unit (`nn.ReLU(inplace=False)`)."""
 
@@ -28,7 +27,6 @@ class ReLU(Primitive):
         return nn.ReLU(inplace=False)
 
 
-@primitive
 class Identity(Primitive):
     """The input itself; allocates nothing (`aliases_input`)."""
 
@@ -51,7 +49,6 @@ class ZeroParams(PrimParams):
     stride: PosInt = 1
 
 
-@primitive
 class Zero(Primitive):
     """DARTS' `none` op: zeros of the strided shape `(C, ceil(H / s), ceil(W / s))`; no arithmetic."""
 
@@ -73,7 +70,6 @@ def _need_inputs(op: str, inputs: tuple[Shape, ...]) -> None:
         raise ShapeError(f"{op} needs at least one input", hint=f"give `{op}` one or more states")
 
 
-@primitive
 class Sum(Primitive):
     """Element-wise sum of one or more inputs of equal shape."""
 
@@ -95,7 +91,6 @@ class Sum(Primitive):
         return SumModule()
 
 
-@primitive
 class Concat(Primitive):
     """Channel concatenation of one or more inputs with equal height and width."""
 

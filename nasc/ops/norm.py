@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 from pydantic import StrictBool
 
 from nasc.ops.common import PosFloat, UnitFloat, one_input
-from nasc.ops.registry import Primitive, PrimParams, Shape, primitive
+from nasc.ops.registry import Primitive, PrimParams, Shape
 
 if TYPE_CHECKING:
     from torch import nn
@@ -20,7 +20,6 @@ class BNParams(PrimParams):
     momentum: UnitFloat = 0.1
 
 
-@primitive
 class BatchNorm(Primitive):
     """Batch norm; shape-preserving, `2 * C` parameters when affine, no multiply-adds counted."""
 

@@ -11,7 +11,7 @@ from pydantic import StrictBool
 
 from nasc.errors import ShapeError
 from nasc.ops.common import NonNegIntOrPair, PosIntOrPair, one_input, pair, window_shape
-from nasc.ops.registry import Primitive, PrimParams, Shape, primitive
+from nasc.ops.registry import Primitive, PrimParams, Shape
 
 if TYPE_CHECKING:
     from torch import nn
@@ -42,7 +42,6 @@ def _pool_shape(op: str, p: PoolParams, inputs: tuple[Shape, ...]) -> Shape:
     return (c, ho, wo)
 
 
-@primitive
 class MaxPool(Primitive):
     """Max pooling (`nn.MaxPool2d`)."""
 
@@ -58,7 +57,6 @@ class MaxPool(Primitive):
         return nn.MaxPool2d(pair(p.k), stride=pair(p.stride), padding=pair(p.pad))
 
 
-@primitive
 class AvgPool(Primitive):
     """Average pooling (`nn.AvgPool2d`)."""
 
@@ -79,7 +77,6 @@ class NoParams(PrimParams):
     """A primitive without parameters."""
 
 
-@primitive
 class GlobalAvgPool(Primitive):
     """Average over all positions: `(C, H, W) -> (C, 1, 1)`."""
 

@@ -1,4 +1,4 @@
-"""The built-in primitives. Importing this module registers them all (see `nasc.ops.registry`).
+"""The built-in primitives, in one table (`nasc.ops.registry` registers them on first use).
 
     conv, factorized_reduce, linear         nasc.ops.conv
     bn                                       nasc.ops.norm
@@ -6,9 +6,16 @@
     relu, identity, zero, sum, concat        nasc.ops.elementwise
 
 Torch is imported only inside `build()` (and by `nasc.ops.modules`, which `build()` imports).
+Plugins add primitives through the `nasc.ops` entry point group (see `nasc.plugins`).
 """
 from __future__ import annotations
 
-from nasc.ops import conv, elementwise, norm, pool  # noqa: F401  (import = registration)
+from nasc.ops import conv, elementwise, norm, pool
+from nasc.ops.registry import Primitive
 
-__all__ = ["conv", "elementwise", "norm", "pool"]
+BUILTIN_PRIMITIVES: tuple[type[Primitive], ...] = (
+    conv.Conv, conv.FactorizedReduce, conv.Linear,
+    norm.BatchNorm,
+    pool.MaxPool, pool.AvgPool, pool.GlobalAvgPool,
+    elementwise.ReLU, elementwise.Identity, elementwise.Zero, elementwise.Sum, elementwise.Concat,
+)

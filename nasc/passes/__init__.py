@@ -6,7 +6,8 @@
     finalize     space + architecture weights -> network          nasc.passes.finalize
     scale-up     cells / channels / reductions                    nasc.passes.scale_up
 
-Each pass is a pure function `Model -> Model` plus an adapter registered with `@register_pass`.
+Each pass is a pure function `Model -> Model` plus an adapter class (its fields are the options),
+listed in `nasc.passes.builtin`; plugins add passes by the `nasc.passes` entry point.
 """
 from __future__ import annotations
 

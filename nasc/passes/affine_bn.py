@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from nasc.ir.model import Model
-from nasc.passes.registry import CompilerPass, register_pass
+from nasc.passes.registry import CompilerPass
 
 
 def set_affine(model: Model, affine: bool = True) -> Model:
@@ -13,10 +13,10 @@ def set_affine(model: Model, affine: bool = True) -> Model:
     return model.model_copy(update={"affine": affine})
 
 
-@register_pass("affine-bn")
 class AffineBN(CompilerPass):
     """Set the BN affinity of cell ops (default: affine, for evaluation)."""
 
+    name = "affine-bn"
     summary = "make cell batch norms affine (evaluation networks)"
 
     affine: bool = Field(default=True, description="the affinity to set")

@@ -11,9 +11,10 @@ from pydantic import Field
 
 from nasc.errors import PassError
 from nasc.ir.expr import Lit
+from nasc.ir.macro import DEFAULT_AUX_WEIGHT
 from nasc.ir.model import AuxHead, Model, OpCall
 from nasc.passes.common import cell_count, darts_aux_after, eval_in_model, op_in_scope
-from nasc.passes.registry import CompilerPass, register_pass
+from nasc.passes.registry import CompilerPass
 
 IMAGENET_MIN_SIZE = 128
 
@@ -42,7 +43,8 @@ def add_aux_tower(model: Model, after: int | None = None, weight: float | None =
     new = AuxHead(
         op=call,
         after=Lit(value=after) if after is not None else (old.after if old else darts_aux_after(model.layout.cells)),
-        weight=Lit(value=float(weight)) if weight is not None else (old.weight if old else Lit(value=0.4)),
+        weight=Lit(value=float(weight)) if weight is not None
+        else (old.weight if old else Lit(value=DEFAULT_AUX_WEIGHT)),
         span=old.span if old else model.layout.span,
     )
     return model.model_copy(update={"aux": new})
@@ -53,10 +55,10 @@ def remove_aux_tower(model: Model) -> Model:
     return model.model_copy(update={"aux": None})
 
 
-@register_pass("aux-towers")
 class AuxTowers(CompilerPass):
     """Add the auxiliary tower (`enable=false` removes it)."""
 
+    name = "aux-towers"
     summary = "add an auxiliary classifier tower after cell 2*cells//3 (DARTS)"
 
     after: int | None = Field(default=None, ge=0, description="cell index the tower reads (default 2*cells//3)")

@@ -1,6 +1,11 @@
-"""Importing this module registers the built-in passes (see `nasc.passes.registry`)."""
+"""The built-in passes, in one table (`nasc.passes.registry` registers them on first use)."""
 from __future__ import annotations
 
-from nasc.passes import affine_bn, aux_towers, drop_path, finalize, scale_up  # noqa: F401  (import = registration)
+from nasc.passes.affine_bn import AffineBN
+from nasc.passes.aux_towers import AuxTowers
+from nasc.passes.drop_path import DropPath
+from nasc.passes.finalize import Finalize
+from nasc.passes.registry import CompilerPass
+from nasc.passes.scale_up import ScaleUp
 
-__all__ = ["affine_bn", "aux_towers", "drop_path", "finalize", "scale_up"]
+BUILTIN_PASSES: tuple[type[CompilerPass], ...] = (AuxTowers, DropPath, AffineBN, Finalize, ScaleUp)

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from nasc.errors import NascError, PassError
-from nasc.ir.expr import BinOp, Expr, Lit, Value, evaluate
+from nasc.ir.expr import Expr, Value, evaluate
+from nasc.ir.macro import aux_position_expr, default_reductions
 from nasc.ir.model import Model
 from nasc.ops.registry import is_primitive
 
@@ -20,17 +21,9 @@ def cell_count(model: Model) -> int:
     return n
 
 
-def darts_aux_after(cells: Expr) -> Expr:
-    """The expression `2 * cells // 3` (the DARTS position of the aux tower), kept symbolic so a
-    later `--set layers=...` still moves the tower with the cell count."""
-    if isinstance(cells, Lit) and isinstance(cells.value, int):
-        return Lit(value=2 * cells.value // 3)
-    return BinOp(op="//", lhs=BinOp(op="*", lhs=Lit(value=2), rhs=cells), rhs=Lit(value=3))
-
-
-def darts_reductions(cells: int) -> tuple[int, int]:
-    """The DARTS rule: reduction cells at `cells // 3` and `2 * cells // 3`."""
-    return (cells // 3, 2 * cells // 3)
+# The DARTS macro rules live in `nasc.ir.macro`; these names are kept for the passes using them.
+darts_aux_after = aux_position_expr
+darts_reductions = default_reductions
 
 
 def op_in_scope(model: Model, name: str) -> bool:

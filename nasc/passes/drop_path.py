@@ -14,7 +14,7 @@ from pydantic import Field
 from nasc.ir.ids import edge_id
 from nasc.ir.model import Cell, Choice, Model, OpCall
 from nasc.ops.registry import get_primitive
-from nasc.passes.registry import CompilerPass, register_pass
+from nasc.passes.registry import CompilerPass
 
 
 def non_identity_edges(model: Model) -> set[str]:
@@ -58,10 +58,10 @@ def mark_drop_path(model: Model, ops: list[str] | None = None, choices: bool = F
     return model.model_copy(update={"cells": tuple(_mark(c, chosen) for c in model.cells)})
 
 
-@register_pass("drop-path")
 class DropPath(CompilerPass):
     """Mark edges for drop path: every non-identity edge (DARTS), or those whose op is in `ops`."""
 
+    name = "drop-path"
     summary = "mark non-identity cell edges for drop path (DARTS)"
 
     ops: list[str] | None = Field(default=None, description="mark only edges calling these ops")

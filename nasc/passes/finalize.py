@@ -18,7 +18,7 @@ from nasc.ir.ids import edge_id
 from nasc.ir.model import Cell, Choice, Model
 from nasc.ir.queries import choice_edge_ids
 from nasc.passes.finalize_rules import get_rule
-from nasc.passes.registry import CompilerPass, register_pass
+from nasc.passes.registry import CompilerPass
 
 
 def softmax(xs: Sequence[float]) -> list[float]:
@@ -94,10 +94,10 @@ def finalize(model: Model, weights: Mapping[str, Sequence[float]], logits: bool 
     return model.model_copy(update={"cells": tuple(_finalize_cell(c, probs, rule) for c in model.cells)})
 
 
-@register_pass("finalize")
 class Finalize(CompilerPass):
     """Derive a discrete network from a search space and its architecture weights."""
 
+    name = "finalize"
     summary = "search space + architecture weights -> discrete network (DARTS rule)"
 
     weights: dict[str, list[float]] = Field(default_factory=dict,

@@ -1,5 +1,6 @@
 """Finalization rules: how a node of a search space becomes a node of a discrete network, given the
-mixing probabilities of its choice edges. Pluggable: `@finalize_rule("name")`.
+mixing probabilities of its choice edges. The built-in rules are listed in `_RULES` at the end of
+this module; `register_rule(name, fn)` adds one (a search strategy's own selection rule, say).
 
 A rule maps one node to the edges it keeps, each with the op chosen for it. Fixed edges (plain op
 calls in a space) are always kept; rules decide only about choice edges.
@@ -17,19 +18,12 @@ NONE_OPS = frozenset({"none", "zero"})
 # (node, {edge index: probabilities over its candidates}) -> kept edges in index order
 FinalizeRule = Callable[[Node, Mapping[int, Sequence[float]]], list[Edge]]
 
-_RULES: dict[str, FinalizeRule] = {}
 
-
-def finalize_rule(name: str) -> Callable[[FinalizeRule], FinalizeRule]:
-    """Decorator registering a finalization rule under `name`."""
-
-    def deco(fn: FinalizeRule) -> FinalizeRule:
-        if name in _RULES:
-            raise ValueError(f"finalize rule {name!r} registered twice")
-        _RULES[name] = fn
-        return fn
-
-    return deco
+def register_rule(name: str, fn: FinalizeRule) -> None:
+    """Add finalization rule `fn` under `name` (a name may be registered once)."""
+    if name in _RULES:
+        raise PassError(f"finalize rule `{name}` is already defined", hint="pick another name")
+    _RULES[name] = fn
 
 
 def get_rule(name: str) -> FinalizeRule:
@@ -63,7 +57,6 @@ def _with_op(edge: Edge, call: OpCall) -> Edge:
     return edge.model_copy(update={"op": call})
 
 
-@finalize_rule("darts")
 def darts_rule(node: Node, probs: Mapping[int, Sequence[float]]) -> list[Edge]:
     """DARTS: each choice edge takes its best candidate other than `none`; a node with `keep=k`
     keeps the k choice edges whose best candidate is strongest (ties: the earlier edge)."""
@@ -86,7 +79,6 @@ def darts_rule(node: Node, probs: Mapping[int, Sequence[float]]) -> list[Edge]:
     return out
 
 
-@finalize_rule("argmax")
 def argmax_rule(node: Node, probs: Mapping[int, Sequence[float]]) -> list[Edge]:
     """Every edge takes its most probable candidate, `none` included; in a `sum` node edges whose
     choice is `none` are dropped (they add zero) unless that would leave the node empty, in which
@@ -107,3 +99,10 @@ def argmax_rule(node: Node, probs: Mapping[int, Sequence[float]]) -> list[Edge]:
         _, i, e = max(dropped, key=lambda t: (t[0], -t[1]))
         out.append((i, e))
     return [e for _, e in sorted(out, key=lambda t: t[0])]
+
+
+# the built-in rules (name -> rule)
+_RULES: dict[str, FinalizeRule] = {
+    "darts": darts_rule,
+    "argmax": argmax_rule,
+}

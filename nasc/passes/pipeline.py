@@ -43,8 +43,9 @@ def verify_model(model: Model) -> None:
     from nasc.analysis.elaborate import elaborate
     from nasc.errors import raise_all
     from nasc.ir.verify import verify
+    from nasc.ops.registry import primitive_table
 
-    raise_all(verify(model))
+    raise_all(verify(model, primitive_table()))
     elaborate(model)
 
 

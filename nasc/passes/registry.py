@@ -1,5 +1,6 @@
 """The pass registry: each pass is a pure function `Model -> Model` plus an adapter class whose
-pydantic fields are the pass's options, registered under a name with `@register_pass("name")`.
+pydantic fields are the pass's options; the class's `name` is the pass name. The built-in passes are
+listed in `nasc.passes.builtin.BUILTIN_PASSES`; plugins add theirs by the `nasc.passes` entry point.
 
 The adapter validates its options once (a bad option is a `ConfigError` naming `passes.<name>.<key>`)
 and reports whether the pass changed the IR (IR equality ignores spans, so a pass that rebuilds an
@@ -8,9 +9,9 @@ identical model reports no change).
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
@@ -47,24 +48,48 @@ class CompilerPass(BaseModel):
 
 
 _PASSES: dict[str, type[CompilerPass]] = {}
-T = TypeVar("T", bound=type[CompilerPass])
+_ORIGIN: dict[str, str] = {}  # name -> "built-in" or the plugin's distribution
+_loaded = False
 
 
-def register_pass(name: str) -> Callable[[T], T]:
-    """Class decorator registering a pass adapter under `name` (e.g. `"aux-towers"`)."""
-
-    def deco(cls: T) -> T:
-        if name in _PASSES:
-            raise ValueError(f"pass {name!r} registered twice")
-        cls.name = name
-        _PASSES[name] = cls
-        return cls
-
-    return deco
+def register_pass(cls: type[CompilerPass], origin: str = "built-in") -> None:
+    """Add a pass adapter class under its `name` (a name may be registered once)."""
+    if not (isinstance(cls, type) and issubclass(cls, CompilerPass)):
+        raise ConfigError(f"`{cls!r}` ({origin}) is not a CompilerPass subclass", key="nasc.passes",
+                          hint="an `nasc.passes` entry point must name a CompilerPass subclass")
+    if not cls.name:
+        raise ConfigError(f"pass class `{cls.__name__}` ({origin}) has no `name`", key="nasc.passes")
+    if cls.name in _PASSES:
+        raise ConfigError(f"pass `{cls.name}` ({origin}) is already defined ({_ORIGIN[cls.name]})",
+                          key="nasc.passes", hint="rename the plugin's pass")
+    _PASSES[cls.name] = cls
+    _ORIGIN[cls.name] = origin
 
 
 def _ensure_loaded() -> None:
-    import nasc.passes.builtin  # noqa: F401  (registers the built-in passes)
+    """Register the built-in passes (`nasc.passes.builtin`), then the plugins' (once)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    from nasc.passes.builtin import BUILTIN_PASSES
+    from nasc.plugins import entry_points_of
+
+    for cls in BUILTIN_PASSES:
+        register_pass(cls)
+    for ep in entry_points_of("nasc.passes"):
+        cls = ep.load()
+        if getattr(cls, "name", None) != ep.name:
+            raise ConfigError(f"plugin pass `{ep.name}` ({ep.distribution}): its class says "
+                              f"name = {getattr(cls, 'name', None)!r}", key=f"nasc.passes:{ep.name}",
+                              hint="the entry point's name and the class's `name` must agree")
+        register_pass(cls, ep.distribution or "unknown")
+
+
+def pass_origins() -> dict[str, str]:
+    """Where each pass comes from: "built-in" or a plugin's distribution name."""
+    _ensure_loaded()
+    return dict(_ORIGIN)
 
 
 def pass_names() -> list[str]:

@@ -14,9 +14,10 @@ from pydantic import Field
 
 from nasc.errors import PassError
 from nasc.ir.expr import Expr, Lit, Ref
+from nasc.ir.macro import aux_position
 from nasc.ir.model import Model
 from nasc.passes.common import cell_count, darts_reductions, eval_in_model
-from nasc.passes.registry import CompilerPass, register_pass
+from nasc.passes.registry import CompilerPass
 
 
 def _set_value(model: Model, field: str, value: int) -> Model:
@@ -52,15 +53,15 @@ def scale_up(model: Model, cells: int | None = None, channels: int | None = None
         if current != darts_reductions(n):
             layout = layout.model_copy(update={"reductions": tuple(Lit(value=r) for r in darts_reductions(n))})
     out = out.model_copy(update={"layout": layout})
-    if cells is not None and out.aux is not None and eval_in_model(out, out.aux.after) != 2 * n // 3:
-        out = out.model_copy(update={"aux": out.aux.model_copy(update={"after": Lit(value=2 * n // 3)})})
+    if cells is not None and out.aux is not None and eval_in_model(out, out.aux.after) != aux_position(n):
+        out = out.model_copy(update={"aux": out.aux.model_copy(update={"after": Lit(value=aux_position(n))})})
     return out
 
 
-@register_pass("scale-up")
 class ScaleUp(CompilerPass):
     """Set the cell count, initial width and reduction cells of the macro skeleton."""
 
+    name = "scale-up"
     summary = "change cells / channels / reductions (search -> evaluation network)"
 
     cells: int | None = Field(default=None, ge=1, description="number of cells")

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.func import functional_call
 
-from nasc.search.darts import DartsSupernet
+from nasc.search.darts_supernet import DartsSupernet
 
 Loss = Callable[[Tensor, Tensor], Tensor]
 Order = Literal["first", "second"]
@@ -57,7 +57,7 @@ class Architect:
         self.order: Order = order
         self.criterion: Loss = criterion or F.cross_entropy
         self.fd_scale = float(fd_scale)  # DARTS' r: eps = r / ||dw'||
-        named = model.named_weights()
+        named = model.named_network_weights()
         self._w_names = [n for n, _ in named]
         self._weights = [p for _, p in named]
         self._alphas = model.alphas()

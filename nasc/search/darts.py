@@ -1,32 +1,24 @@
-"""DARTS (Liu et al., 2019) as IR transforms around a trainable search module.
+"""DARTS (Liu et al., 2019) as pure IR transforms: the supernet of a space, and the network the
+architecture weights derive. Torch-free; the trainable module is `nasc.search.darts_supernet`.
 
     space = load_model("examples/darts_space.nas")
-    sup = supernet(space)                      # IR -> IR: checks it is a space, non-affine BN
-    module = DartsSupernet.build(sup)          # lowered supernet + architecture weights alpha
-    module.weights(), module.alphas()          # disjoint parameter lists (two optimizers)
-    ...train with nasc.search.bilevel.Architect + nasc.search.driver...
-    final = derive(space, module.alpha_matrices())   # IR -> IR: the DARTS rule via `finalize`
+    sup = supernet(space)                              # IR -> IR: checks it is a space, non-affine BN
+    final = derive(space, {"normal": [[...], ...], "reduce": [[...], ...]})   # IR -> IR via `finalize`
 
 Architecture weights are one matrix per cell template with choices, shape `(n_choice_edges,
 n_candidates)`, rows in `nasc.ir.queries.choice_edge_ids` order; every instance of a template
-shares it. The mixing weights are `softmax(alpha)` per row, computed once per forward.
+shares it. The mixing weights are `softmax(alpha)` per row.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
-
 from nasc.errors import ValidationError
 from nasc.ir.model import Model
-from nasc.ir.queries import choice_edge_ids, choice_shapes, is_search_space
+from nasc.ir.queries import is_search_space
 from nasc.passes.affine_bn import set_affine
 from nasc.passes.finalize import finalize, weights_from_matrices
-
-ALPHA_INIT_SCALE = 1e-3  # DARTS: alpha = 1e-3 * randn
 
 
 def supernet(space: Model) -> Model:
@@ -40,92 +32,6 @@ def supernet(space: Model) -> Model:
             space.span, hint="DARTS searches spaces such as examples/darts_space.nas; edges like "
                              "`darts(s0)` or `[sep_conv_3x3, skip_connect](s1)` are choices")
     return set_affine(space, False)
-
-
-def use_channels_last(device: torch.device | str | None) -> bool:
-    """Whether the supernet should run in channels-last memory format: on the CPU, where oneDNN's
-    depthwise and 1x1 convolutions are several times faster in that layout."""
-    return torch.device(device or "cpu").type == "cpu"
-
-
-class DartsSupernet(nn.Module):
-    """The lowered supernet plus its architecture weights.
-
-    `forward(x)` returns the logits with mixing weights `softmax(alpha)`; `arch_override` lets the
-    bilevel optimizer evaluate other alphas functionally. Parameters: `net.*` are the weights w,
-    `arch.<template>` the alphas; `weights()` and `alphas()` return them separately.
-    """
-
-    def __init__(self, net: nn.Module, space: Model, *, channels_last: bool = False,
-                 generator: torch.Generator | None = None) -> None:
-        super().__init__()
-        self.net = net
-        self.space = space
-        self.channels_last = channels_last
-        shapes = choice_shapes(space)
-        self.arch = nn.ParameterDict({
-            t: nn.Parameter(ALPHA_INIT_SCALE * torch.randn(*shape, generator=generator))
-            for t, shape in shapes.items()})
-        self.edge_ids: dict[str, list[str]] = {
-            c.name: choice_edge_ids(c) for c in space.cells if c.name in shapes}
-        if channels_last:
-            self.net.to(memory_format=torch.channels_last)
-
-    @classmethod
-    def build(cls, space: Model, *, device: torch.device | str = "cpu",
-              channels_last: bool | None = None) -> DartsSupernet:
-        """Elaborate and lower the supernet IR of `space` (weights from torch's default init under
-        the current global seed; alphas drawn after the weights)."""
-        from nasc.analysis.elaborate import elaborate
-        from nasc.lower import build_module
-
-        sup = supernet(space)
-        net = build_module(elaborate(sup))
-        cl = use_channels_last(device) if channels_last is None else channels_last
-        return cls(net, sup, channels_last=cl).to(device)
-
-    # ---------------------------------------------------------------- parameters
-
-    def weights(self) -> list[nn.Parameter]:
-        """The network weights w (everything but the alphas)."""
-        return list(self.net.parameters())
-
-    def named_weights(self) -> list[tuple[str, nn.Parameter]]:
-        """`(name, parameter)` of the weights, names as in `state_dict` (`net.cells.0...`)."""
-        return [("net." + n, p) for n, p in self.net.named_parameters()]
-
-    def alphas(self) -> list[nn.Parameter]:
-        """The architecture weights, one matrix per cell template with choices (sorted by name)."""
-        return [self.arch[t] for t in self.templates]
-
-    @property
-    def templates(self) -> list[str]:
-        """Cell templates with architecture weights, in a fixed (sorted) order."""
-        return sorted(self.arch.keys())
-
-    def alpha_matrices(self) -> dict[str, list[list[float]]]:
-        """The raw alphas as nested lists per template (what `derive` and logs take)."""
-        return {t: self.arch[t].detach().cpu().tolist() for t in self.templates}
-
-    def arch_weights(self) -> dict[str, list[float]]:
-        """softmax(alpha) per choice edge, keyed by template edge id (`normal.n2.e0`)."""
-        out: dict[str, list[float]] = {}
-        for t in self.templates:
-            probs = F.softmax(self.arch[t].detach().double(), dim=-1).cpu().tolist()
-            out.update(dict(zip(self.edge_ids[t], probs)))
-        return out
-
-    # ---------------------------------------------------------------- forward
-
-    def mixing(self, alphas: Mapping[str, Tensor] | None = None) -> dict[str, Tensor]:
-        """The mixing weights per template: softmax over each row of the alphas."""
-        src = alphas if alphas is not None else self.arch
-        return {t: F.softmax(src[t], dim=-1) for t in self.templates}
-
-    def forward(self, x: Tensor) -> Any:
-        if self.channels_last and x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return self.net(x, self.mixing())
 
 
 def derive(space: Model, alphas: Mapping[str, Any], *, rule: str = "darts",

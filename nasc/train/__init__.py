@@ -6,7 +6,7 @@ mode) and that may have a `drop_path_prob` attribute; it does not depend on the 
     config.py      YAML configs: include, --set overrides, toy/full, pydantic sections (register_section)
     synthetic.py   the built-in seeded synthetic dataset (10 classes, 32x32 RGB)
     readers.py     CIFAR pickles (restricted unpickler), MNIST IDX, image folders (torchvision)
-    datasets.py    dataset spec strings -> uint8 tensors + per-channel statistics
+    datasets.py    the dataset registry (built-ins + `nasc.datasets` plugins): NAME[:PATH] -> uint8 tensors
     augment.py     vectorised crop/flip/cutout on the device, driven by a torch.Generator
     data.py        DeviceData, stratified_split, resumable BatchStream, eval_batches, build_data
     optim.py       build_optimizer (sgd/adam/adamw)
@@ -15,7 +15,7 @@ mode) and that may have a `drop_path_prob` attribute; it does not depend on the 
     distributed.py torchrun/DDP setup, rank-aware reductions
     trainer.py     Trainer (fit/evaluate/train_step) and the Callback hooks (pre_step for DARTS)
     checkpoint.py  Checkpoint: nested-loop states in one atomically written file
-    logging.py     StructuredLog (JSONL, append-only) and read_log
+    runlog.py      StructuredLog (JSONL, append-only) and read_log
     rundir.py      RunDir: config.yaml, log.txt, log.jsonl, metrics.jsonl, tb/, checkpoints/
     events.py      progress events emitted by the library (the CLI renders them)
     runner.py      train_model: what `nasc train` runs

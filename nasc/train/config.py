@@ -7,14 +7,18 @@ Usage:
     cfg.model_dump(mode="json")          # the resolved config, as written to a run's config.yaml
 
 File format:
+- Every file (and every `include:`d file) is read by `nasc.yamlio.load_yaml`: safe tags only,
+  alias bombs, deep nesting and oversized files refused, duplicate keys refused at the second
+  key, merge keys (`<<: *base`) honoured; each error is a `ConfigError` at file:line:col.
 - `include: base.yaml` (or a list) merges the named files first (paths relative to the including
   file; later files and the including file win; mappings merge deeply, everything else replaces).
   Include cycles are reported with the chain of files.
 - `full:` is an overlay with the paper's settings: `load_config(..., full=True)` (`--full`) merges it
   over the rest; otherwise it is dropped. Configs are toy-sized by default so every command finishes
   in about a minute on a laptop CPU.
-- Overrides `section.key=value` (`--set`) parse the value as a YAML scalar/flow value
-  (`trainer.epochs=50`, `optimizer.betas=[0.5,0.999]`, `trainer.grad_clip=null`).
+- Overrides `section.key=value` (`--set`) are parsed by `nasc.overrides.parse_overrides`: the
+  value is a YAML scalar/flow value (`trainer.epochs=50`, `optimizer.betas=[0.5,0.999]`,
+  `trainer.grad_clip=null`).
 - Relative data paths in values are relative to the working directory.
 
 Schema: top-level sections are pydantic models registered by name (`run`, `data`, `trainer`,
@@ -35,7 +39,9 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic import ValidationError as PydanticValidationError
 
 from nasc.errors import ConfigError, did_you_mean, raise_all
+from nasc.overrides import parse_overrides
 from nasc.source import Span
+from nasc.yamlio import load_yaml
 
 KeyPath = tuple[str | int, ...]
 
@@ -68,7 +74,7 @@ class DataSection(Section):
     """Dataset, sizes and batching."""
 
     dataset: str = Field("builtin", description="builtin | cifar10:PATH | cifar100:PATH | mnist:PATH | "
-                                                "fashion_mnist:PATH | folder:PATH")
+                                                "fashion_mnist:PATH | folder:PATH | a plugin's NAME[:PATH]")
     train_size: int | None = Field(None, ge=1, description="builtin: images generated (5000); files: cap")
     test_size: int | None = Field(None, ge=1, description="builtin: images generated (1000); files: cap")
     image_size: int | None = Field(None, ge=1, description="folder datasets: resize to this square size")
@@ -84,7 +90,8 @@ class TrainerSection(Section):
     epochs: int = Field(3, ge=0)
     grad_clip: float | None = Field(5.0, gt=0)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
-    aux_weight: float = Field(0.4, ge=0)
+    aux_weight: float | None = Field(None, ge=0, description="loss weight of the aux head; null: the "
+                                     "model's own (the source's `aux ... weight W`), a number overrides it")
     drop_path_prob: float = Field(0.2, ge=0, lt=1)
     amp: bool = False
     amp_dtype: Literal["auto", "bf16", "fp16"] = "auto"
@@ -225,27 +232,9 @@ def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
     return out
 
 
-def _mark_span(path: Path, mark: Any) -> Span:
-    return Span(file=str(path), line=mark.line + 1, col=mark.column + 1)
-
-
-def _collect_locations(node: yaml.Node, path: Path, prefix: KeyPath,
-                       out: dict[KeyPath, Span | None]) -> None:
-    """Record the position of every mapping key and sequence item under `node`."""
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = (*prefix, str(key_node.value))
-            out[key] = _mark_span(path, key_node.start_mark)
-            _collect_locations(value_node, path, key, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            key = (*prefix, i)
-            out[key] = _mark_span(path, item.start_mark)
-            _collect_locations(item, path, key, out)
-
-
 def _read_yaml(path: Path,
                from_span: Span | None) -> tuple[dict[str, Any], dict[KeyPath, Span | None]]:
+    """One config file's data and the span of every key, read by the guarded loader."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -253,22 +242,13 @@ def _read_yaml(path: Path,
                           hint="paths in `include:` are relative to the including file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file `{path}`: {exc}", span=from_span) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        span = _mark_span(path, mark) if mark is not None else Span(file=str(path), line=1, col=1)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"invalid YAML: {problem}", span=span) from None
+    data, positions = load_yaml(text, str(path), error=ConfigError)
     if data is None:
         return {}, {}
     if not isinstance(data, dict):
         raise ConfigError("a config file must be a mapping of sections", span=Span(
             file=str(path), line=1, col=1), hint="start with e.g. `trainer:` on its own line")
-    locations: dict[KeyPath, Span | None] = {}
-    if node is not None:
-        _collect_locations(node, path, (), locations)
+    locations: dict[KeyPath, Span | None] = {path_: span for path_, span in positions.items() if path_}
     return data, locations
 
 
@@ -297,22 +277,8 @@ def read_config_file(path: str | Path, _stack: tuple[Path, ...] = (),
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """Split `a.b.c=value` into the dotted key and the value parsed as YAML."""
-    key, sep, value = text.partition("=")
-    key = key.strip()
-    if not sep or not key or any(not part for part in key.split(".")):
-        raise ConfigError(f"malformed override `{text}`", hint="write `section.key=value`, "
-                          "e.g. `--set trainer.epochs=50`")
-    try:
-        parsed = yaml.safe_load(value) if value.strip() else None
-    except yaml.YAMLError:
-        parsed = value  # not valid YAML: keep it as the literal string
-    if isinstance(parsed, str) and parsed == value.strip():
-        try:  # YAML 1.1 reads `1e-3` as a string; a number is what anyone typing it means
-            parsed = float(parsed) if any(c in parsed for c in ".eE") else int(parsed)
-        except ValueError:
-            pass
-    return key, parsed
+    """Split `a.b.c=value` into the dotted key and the value typed by YAML (`nasc.overrides`)."""
+    return parse_overrides([text], flag="--set")[0]
 
 
 def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
@@ -342,7 +308,7 @@ def resolve_config(path: str | Path | None, *, overrides: Sequence[str] = (), fu
         raise ConfigError("`full:` must be a mapping of sections", key="full")
     if full and overlay:
         raw.merge(RawConfig(overlay, full_locs))
-    pairs = [parse_override(text) for text in overrides] + list((values or {}).items())
+    pairs = parse_overrides(overrides, flag="--set") + list((values or {}).items())
     for key, value in pairs:
         set_dotted(raw.data, key, value)
         path = tuple(key.split("."))

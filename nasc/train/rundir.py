@@ -6,7 +6,7 @@ Usage:
     run = RunDir.create("train", out="my_run")          # exactly my_run/ (must be new or empty)
     run.write_config(cfg)                                # config.yaml (the resolved config)
     run.info("started")                                  # log.txt, one timestamped line
-    run.log.add("device", "cpu")                         # log.jsonl (see nasc.train.logging)
+    run.log.add("device", "cpu")                         # log.jsonl (see nasc.train.runlog)
     run.append_metrics({"epoch": 0, "test_top1": 0.5})   # metrics.jsonl
     run.scalars({"train/loss": 1.2}, step=10)            # tb/ (skipped without tensorboard)
     run.checkpoint_path                                  # checkpoints/last.pt
@@ -30,7 +30,7 @@ from nasc.atomic import atomic_write_text
 from nasc.errors import CheckpointError, ConfigError
 from nasc.train.events import (CheckpointSaved, EpochEnded, EpochStarted, Event, FitEnded,
                                FitStarted, Message, StepEnded)
-from nasc.train.logging import StructuredLog, to_plain
+from nasc.train.runlog import StructuredLog, to_plain
 
 CONFIG = "config.yaml"
 

@@ -19,6 +19,12 @@ a validation batch and updates the architecture weights before each weight step)
         def state_dict(self): return {"alpha_opt": self.opt.state_dict(), "val": self.val.state_dict()}
         def load_state_dict(self, state): ...
 
+The aux-head weight has one source (`resolve_aux_weight`): the model's own `aux_weight` attribute
+(a lowered `NascNet` carries the weight written in the source, `aux = ... weight 0.4`), unless
+`trainer.aux_weight` is set, which overrides it; a module without the attribute gets 0.4 (the DARTS
+recipe). The choice and its reason go to the structured log (`<key>/setup/aux_weight`) and, the
+first time aux logits are seen, to the human log.
+
 What the loop does per epoch `e` of `E`: sets `model.drop_path_prob = drop_path_prob * e / E`
 (DARTS), sets the lr (`nasc.train.schedule`), then per step: `pre_step` hooks; forward under
 autocast; loss = CE(logits, label smoothing) + `aux_weight` * CE(aux_logits); backward (scaled for
@@ -56,6 +62,28 @@ from nasc.train.optim import build_optimizer
 from nasc.train.precision import Precision
 from nasc.train.rundir import RunDir
 from nasc.train.schedule import LRSchedule
+
+
+DEFAULT_AUX_WEIGHT = 0.4  # DARTS's, for modules that do not say
+
+
+def resolve_aux_weight(model: nn.Module, configured: float | None) -> tuple[float, str, str]:
+    """The aux-loss weight to train `model` with: `(weight, source, reason)`, `source` one of
+    `config` (`trainer.aux_weight` was set), `model` (the module's `aux_weight`, from its IR) or
+    `default`."""
+    own = getattr(unwrap(model), "aux_weight", None)
+    if isinstance(own, bool) or not isinstance(own, (int, float)) or not own >= 0:
+        own = None
+    if configured is not None:
+        why = "trainer.aux_weight is set"
+        if own is not None and float(own) != float(configured):
+            why += f", overriding the model's {float(own):g}"
+        return float(configured), "config", why
+    if own is not None:
+        return (float(own), "model",
+                "the model's aux head weight (from its source); trainer.aux_weight is not set")
+    return (DEFAULT_AUX_WEIGHT, "default",
+            "the model declares no aux weight and trainer.aux_weight is not set")
 
 
 class Callback:
@@ -161,6 +189,9 @@ class Trainer:
         self.global_step = 0
         self.lr = float(self.optimizer.param_groups[0]["lr"])
         self._params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        self.aux_weight, self.aux_weight_source, self.aux_weight_reason = resolve_aux_weight(
+            self.model, getattr(trainer, "aux_weight", None))
+        self._aux_announced = False
 
     @classmethod
     def from_config(cls, model: nn.Module, config: Any, **kwargs: Any) -> Trainer:
@@ -177,15 +208,21 @@ class Trainer:
             self._events(event)
 
     def criterion(self, output: Tensor | tuple[Tensor, ...], y: Tensor) -> Tensor:
-        """CE with label smoothing on the logits, plus `aux_weight` x CE on aux logits if given."""
+        """CE with label smoothing on the logits, plus `self.aux_weight` x CE on aux logits if
+        given (the weight is resolved once, see `resolve_aux_weight`)."""
         smoothing = self.cfg.label_smoothing
         if isinstance(output, (tuple, list)):
             logits, aux = output[0], output[1] if len(output) > 1 else None
         else:
             logits, aux = output, None
         loss = F.cross_entropy(logits, y, label_smoothing=smoothing)
-        if aux is not None and self.cfg.aux_weight > 0:
-            loss = loss + self.cfg.aux_weight * F.cross_entropy(aux, y, label_smoothing=smoothing)
+        if aux is not None:
+            if not self._aux_announced:  # once per fit, where the weight is actually used
+                self._aux_announced = True
+                self.emit(Message(f"[{self.key}] aux loss weight {self.aux_weight:g} "
+                                  f"({self.aux_weight_source}: {self.aux_weight_reason})"))
+            if self.aux_weight > 0:
+                loss = loss + self.aux_weight * F.cross_entropy(aux, y, label_smoothing=smoothing)
         return loss
 
     def set_drop_path(self, epoch: int) -> None:
@@ -314,9 +351,12 @@ class Trainer:
             self.run.log.add((self.key, "setup"), {
                 "epochs": self.epochs, "steps_per_epoch": steps, "device": str(self.device),
                 "precision": self.precision.name, "world_size": self.dist.world_size,
-                "params": sum(p.numel() for p in self._params)})
+                "params": sum(p.numel() for p in self._params),
+                "aux_weight": {"value": self.aux_weight, "source": self.aux_weight_source,
+                               "reason": self.aux_weight_reason}})
             if self.cfg.tensorboard:
                 self.run.tensorboard(purge_step=self.global_step if resumed else None)
+        self._aux_announced = False
         for cb in self.callbacks:
             cb.on_fit_start(self)
         self.emit(FitStarted(self.key, self.epochs, steps, start_epoch, start_step, resumed))

@@ -19,7 +19,7 @@ from nasc.export.onnx import export_onnx
 from nasc.frontend import load_model
 from nasc.lower import build_module
 from nasc.lower.artifact import save_artifact
-from nasc.lower.compile import compile_model
+from nasc.compiler import compile_model
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 runner = CliRunner()

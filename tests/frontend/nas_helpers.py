@@ -7,6 +7,7 @@ from nasc.errors import Diagnostics, NascError
 from nasc.frontend import parse_source
 from nasc.ir.model import Model
 from nasc.ir.verify import verify
+from nasc.ops.registry import primitive_table
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -49,7 +50,7 @@ def errors_of(text: str, path: str = "t.nas") -> list[NascError]:
         return d.errors
     except NascError as e:
         return [e]
-    return verify(m)
+    return verify(m, primitive_table())
 
 
 def where(err: NascError) -> tuple[int, int]:

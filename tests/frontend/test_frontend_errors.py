@@ -116,9 +116,10 @@ def test_diagnostics_are_sorted_by_position():
 
 def parse_and_verify(text: str) -> None:
     from nasc.ir.verify import verify
+    from nasc.ops.registry import primitive_table
 
     m = parse_source(text, "t.nas")
-    errs = verify(m)
+    errs = verify(m, primitive_table())
     if errs:
         raise Diagnostics(errs)
 

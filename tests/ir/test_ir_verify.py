@@ -10,6 +10,7 @@ from nasc.frontend import load_model, parse_source
 from nasc.ir.expr import Lit
 from nasc.ir.model import Cell, Choice, Edge, Head, Layout, Model, Node, OpCall, Param
 from nasc.ir.verify import lint, verify
+from nasc.ops.registry import primitive_table
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +30,7 @@ network n {
 
 def msgs(text: str) -> list[tuple[int, int, str]]:
     m = parse_source(text, "t.nas")
-    return [(e.span.line if e.span else 0, e.span.col if e.span else 0, e.message) for e in verify(m)]
+    return [(e.span.line if e.span else 0, e.span.col if e.span else 0, e.message) for e in verify(m, primitive_table())]
 
 
 def cells(normal: str, reduce: str = "n0 = max_pool_3x3(s0)\n  return n0") -> str:
@@ -40,7 +41,7 @@ def cells(normal: str, reduce: str = "n0 = max_pool_3x3(s0)\n  return n0") -> st
 @pytest.mark.parametrize("path", sorted((ROOT / "examples").glob("*.nas")), ids=lambda p: p.name)
 def test_examples_verify_clean_and_lint_clean(path):
     m = load_model(path)
-    assert verify(m) == [] and lint(m) == []
+    assert verify(m, primitive_table()) == [] and lint(m) == []
 
 
 def test_duplicates():
@@ -92,7 +93,7 @@ def test_cycles_and_unknown_states():
 
 def test_op_name_used_as_a_state_gets_a_hint():
     m = parse_source(HEAD + cells("n0 = sep_conv_3x3 + s0\n  return n0") + NET, "t.nas")
-    (e,) = verify(m)
+    (e,) = verify(m, primitive_table())
     assert e.hint == "`sep_conv_3x3` is an op: write `sep_conv_3x3(state)`"
 
 
@@ -116,7 +117,7 @@ def test_hand_built_ir_without_spans():
         ), output=("n9",)),),
         layout=Layout(cells=Lit(value=4), channels=Lit(value=4), reductions=(Lit(value=4), Lit(value=1), Lit(value=1))),
     )
-    out = {e.message: type(e) for e in verify(bad)}
+    out = {e.message: type(e) for e in verify(bad, primitive_table())}
     assert out == {
         "cell `normal` has no inputs": ValidationError,
         "node `n0` has no edges": ValidationError,
@@ -149,7 +150,7 @@ def test_unknown_op_everywhere_and_primitive_arity():
     text = HEAD + cells("n0 = s0\n  return n0").replace("cell normal(s0, s1)", "cell normal(s0: prepocess, s1)") + NET.replace(
         "stem = cifar_stem(C_out=16)", "stem = cifar_stme(C_out=16)").replace("head = classifier", "head = clasifier")
     m = parse_source(text, "t.nas")
-    errs = verify(m)
+    errs = verify(m, primitive_table())
     assert [(e.message, e.hint) for e in errs] == [
         ("unknown op `prepocess` in the preprocessing of `s0`", "did you mean `preprocess`?"),
         ("unknown op `cifar_stme` in the stem", "did you mean `cifar_stem`?"),
@@ -160,14 +161,14 @@ def test_unknown_op_everywhere_and_primitive_arity():
 def test_nothing_imported_hint():
     m = parse_source(cells("n0 = sep_conv_3x3(s0)\n  return n0") + NET.replace("cifar_stem(C_out=16)", "relu").replace(
         "classifier", "linear"), "t.nas")
-    e = verify(m)[0]
+    e = verify(m, primitive_table())[0]
     assert e.message == "unknown op `sep_conv_3x3` in cell `normal`"
     assert e.hint == "nothing is imported: add `import std` for the standard ops"
 
 
 def test_lint_reports_unused_nodes():
     m = parse_source(HEAD + cells("n0 = s0\n  n1 = relu(s1)\n  return n0") + NET, "t.nas")
-    assert verify(m) == []
+    assert verify(m, primitive_table()) == []
     (w,) = lint(m)
     assert w.kind == "warning" and w.message == "the output of node `n1` in cell `normal` is never used"
     assert (w.span.line, w.span.col) == (4, 3)
@@ -180,5 +181,5 @@ def test_names_must_read_back_as_names() -> None:
     # a name with a space can only come from YAML or a pass
     base = parse_source(HEAD + cells("n0 = max_pool_3x3(s0)\n  return n0") + NET, "t.nas")
     odd = base.model_copy(update={"params": (Param(name="C 2", default=1),)})
-    errs = [e.message for e in verify(odd)]
+    errs = [e.message for e in verify(odd, primitive_table())]
     assert "param `C 2` is not a name (letters, digits and `_`, not starting with a digit)" in errs

@@ -12,7 +12,7 @@ import nasc
 from nasc.errors import ArtifactError
 from nasc.ir.model import IR_VERSION
 from nasc.lower.artifact import FORMAT_TAG, _digest, read_artifact, save_artifact
-from nasc.lower.compile import compile_model
+from nasc.compiler import compile_model
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

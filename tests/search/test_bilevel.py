@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from nasc.search.bilevel import Architect
-from nasc.search.darts import DartsSupernet
+from nasc.search.darts_supernet import DartsSupernet
 
 from search_helpers import smooth_space, tiny_space
 
@@ -25,7 +25,7 @@ def _setup(dtype: torch.dtype = torch.float64, smooth: bool = False):
     g = torch.Generator().manual_seed(1)
     data = [torch.randn(6, 3, 8, 8, generator=g, dtype=dtype), torch.randint(0, 5, (6,), generator=g),
             torch.randn(6, 3, 8, 8, generator=g, dtype=dtype), torch.randint(0, 5, (6,), generator=g)]
-    w_opt = torch.optim.SGD(model.weights(), lr=XI, momentum=MOMENTUM, weight_decay=WD)
+    w_opt = torch.optim.SGD(model.network_weights(), lr=XI, momentum=MOMENTUM, weight_decay=WD)
     # one real weight step so that the momentum buffers exist and enter the virtual step
     w_opt.zero_grad()
     F.cross_entropy(model(data[0]), data[1]).backward()
@@ -37,7 +37,7 @@ def _setup(dtype: torch.dtype = torch.float64, smooth: bool = False):
 def _exact_unrolled(model: DartsSupernet, w_opt: torch.optim.Optimizer, data: list[torch.Tensor]):
     """d/dalpha L_val(w'(alpha), alpha) by autograd through the virtual step (create_graph)."""
     x_t, y_t, x_v, y_v = data
-    named = model.named_weights()
+    named = model.named_network_weights()
     ws = [p for _, p in named]
     loss = F.cross_entropy(model(x_t), y_t)
     grads = torch.autograd.grad(loss, ws, create_graph=True)
@@ -75,11 +75,11 @@ def test_gradient_leaves_weights_and_grads_alone(order: str, passes: int) -> Non
     (first order), or the virtual step's training pass and the two finite-difference passes
     (second order; the pass at the virtual weights updates a scratch copy, pt.darts' v_net)."""
     model, w_opt, data = _setup()
-    before = [p.detach().clone() for p in model.weights()]
+    before = [p.detach().clone() for p in model.network_weights()]
     tracked = _batches_tracked(model)
     arch = Architect(model, None, w_momentum=MOMENTUM, w_weight_decay=WD, order=order)  # type: ignore[arg-type]
     arch.gradient(*data, w_opt, XI)
-    assert all(torch.equal(b, p) for b, p in zip(before, model.weights()))
+    assert all(torch.equal(b, p) for b, p in zip(before, model.network_weights()))
     assert all(p.grad is None for p in model.parameters())
     assert _batches_tracked(model) == tracked + passes
 
@@ -88,7 +88,7 @@ def test_first_order_is_plain_validation_gradient_without_weight_grads() -> None
     model, w_opt, data = _setup()
     arch = Architect(model, None, w_momentum=MOMENTUM, w_weight_decay=WD, order="first")
     got = arch.gradient(*data, w_opt, XI)
-    assert all(p.grad is None for p in model.weights())
+    assert all(p.grad is None for p in model.network_weights())
     F.cross_entropy(model(data[2]), data[3]).backward()
     for g, a in zip(got, model.alphas()):
         torch.testing.assert_close(g, a.grad, rtol=1e-12, atol=0)
@@ -97,12 +97,12 @@ def test_first_order_is_plain_validation_gradient_without_weight_grads() -> None
 @pytest.mark.parametrize("order", ["first", "second"])
 def test_step_updates_only_alphas_with_the_alpha_optimizer(order: str) -> None:
     model, w_opt, data = _setup()
-    weights = [p.detach().clone() for p in model.weights()]
+    weights = [p.detach().clone() for p in model.network_weights()]
     alphas = [a.detach().clone() for a in model.alphas()]
     a_opt = torch.optim.Adam(model.alphas(), lr=3e-4, betas=(0.5, 0.999), weight_decay=1e-3)
     arch = Architect(model, a_opt, w_momentum=MOMENTUM, w_weight_decay=WD, order=order)  # type: ignore[arg-type]
     arch.step(*data, w_opt, XI)
-    assert all(torch.equal(b, p) for b, p in zip(weights, model.weights()))
+    assert all(torch.equal(b, p) for b, p in zip(weights, model.network_weights()))
     # Adam's first step moves every entry by about lr (sign of the gradient)
     for before, a in zip(alphas, model.alphas()):
         step = (a.detach() - before).abs()

@@ -14,8 +14,10 @@ from nasc.ir.model import Choice, OpCall
 from nasc.ir.printer import print_model
 from nasc.ir.queries import choice_edge_ids
 from nasc.ir.verify import verify
-from nasc.search.darts import DartsSupernet, derive, supernet
-from nasc.train.config import load_config
+from nasc.ops.registry import primitive_table
+from nasc.search.darts import derive, supernet
+from nasc.search.darts_supernet import DartsSupernet
+from nasc.search.scaffold import load_search_config
 
 from search_helpers import TINY_SPACE, tiny_space
 
@@ -44,7 +46,7 @@ def test_supernet_builds_non_affine_batch_norm() -> None:
 def test_weights_and_alphas_are_disjoint_and_cover_all_parameters() -> None:
     torch.manual_seed(0)
     model = DartsSupernet.build(tiny_space(), channels_last=False)
-    w_ids = {id(p) for p in model.weights()}
+    w_ids = {id(p) for p in model.network_weights()}
     a_ids = {id(p) for p in model.alphas()}
     assert not w_ids & a_ids
     assert w_ids | a_ids == {id(p) for p in model.parameters()}
@@ -56,15 +58,16 @@ def test_weights_and_alphas_are_disjoint_and_cover_all_parameters() -> None:
 
 
 def test_driver_optimizers_keep_alphas_out_of_the_weight_optimizer() -> None:
-    import nasc.search.driver as driver
+    from nasc.search import darts_search
+    from nasc.search.space import prepare_space
 
-    cfg = load_config(ROOT / "examples" / "configs" / "search_darts.yaml", overrides=[
+    cfg = load_search_config("darts", ROOT / "examples" / "configs" / "search_darts.yaml", overrides=[
         "data.train_size=40", "data.test_size=10", "data.batch_size=8", "run.device=cpu"])
-    space = driver.prepare_space(load_model(ROOT / "examples" / "darts_space.nas"), cfg)
-    s = driver.build_search(space, cfg)
+    space = prepare_space(load_model(ROOT / "examples" / "darts_space.nas"), cfg.search.darts)
+    s = darts_search.build_search(space, cfg)
     w_params = {id(p) for g in s.w_optimizer.param_groups for p in g["params"]}
     a_params = {id(p) for g in s.architect.optimizer.param_groups for p in g["params"]}
-    assert w_params == {id(p) for p in s.model.weights()}
+    assert w_params == {id(p) for p in s.model.network_weights()}
     assert a_params == {id(p) for p in s.model.alphas()}
     assert not w_params & a_params
     assert isinstance(s.w_optimizer, torch.optim.SGD)
@@ -75,12 +78,12 @@ def test_driver_optimizers_keep_alphas_out_of_the_weight_optimizer() -> None:
     assert [c.reduction for c in s.model.net.cells] == [False, True, True]
 
 
-def test_arch_weights_are_softmax_rows_keyed_by_template_edge_id() -> None:
+def test_mixing_weights_are_softmax_rows_keyed_by_template_edge_id() -> None:
     torch.manual_seed(0)
     model = DartsSupernet.build(tiny_space(), channels_last=False)
     with torch.no_grad():
         model.arch["normal"].copy_(torch.arange(40, dtype=torch.float32).reshape(5, 8) / 10)
-    w = model.arch_weights()
+    w = model.mixing_weights()
     assert list(w) == choice_edge_ids(tiny_space().cell("normal")) + choice_edge_ids(tiny_space().cell("reduce"))
     assert list(w)[:2] == ["normal.n0.e0", "normal.n0.e1"]
     row = [i / 10 for i in range(8, 16)]
@@ -107,7 +110,7 @@ def test_derive_applies_the_darts_rule() -> None:
                       "n1.e0": ("skip_connect", 0.5), "n1.e1": ("dil_conv_3x3", 0.6),
                       "n1.e2": ("sep_conv_3x3", 0.7)})
     final = derive(space, {"normal": normal, "reduce": reduce})
-    assert final.affine and not verify(final)
+    assert final.affine and not verify(final, primitive_table())
     got = {c.name: [[(e.input, e.op.op) for e in n.edges] for n in c.nodes] for c in final.cells}
     assert got["normal"] == [[("s0", "sep_conv_3x3"), ("s1", "max_pool_3x3")],
                              [("s1", "max_pool_3x3"), ("n0", "skip_connect")]]
@@ -117,7 +120,7 @@ def test_derive_applies_the_darts_rule() -> None:
                for c in final.cells for n in c.nodes)
     # the printed network parses back to the same IR and passes the checks
     again = parse_source(print_model(final), "final.nas")
-    assert again == final and not verify(again)
+    assert again == final and not verify(again, primitive_table())
 
 
 def test_derive_from_the_module_alphas_keeps_the_space_skeleton() -> None:

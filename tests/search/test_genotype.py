@@ -10,6 +10,7 @@ import pytest
 from nasc.errors import ParseError
 from nasc.frontend import load_model
 from nasc.ir.verify import verify
+from nasc.ops.registry import primitive_table
 from nasc.search.genotype import from_genotype, parse_genotype, to_genotype
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +37,7 @@ def test_darts_v2_genotype_is_the_example_network() -> None:
         built = from_genotype(text, space)
         assert [c.nodes for c in built.cells] == [c.nodes for c in v2.cells]
         assert [c.output for c in built.cells] == [c.output for c in v2.cells]
-        assert not verify(built)
+        assert not verify(built, primitive_table())
         assert to_genotype(built) == PT_DARTS_V2
 
 

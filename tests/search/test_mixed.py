@@ -9,7 +9,7 @@ from torch import nn
 
 from nasc.lower.mixed import MixedOp
 from nasc.ops.modules import FactorizedReduce, Zero
-from nasc.search.darts import DartsSupernet
+from nasc.search.darts_supernet import DartsSupernet
 
 from search_helpers import tiny_space
 
@@ -117,7 +117,7 @@ def test_mixed_op_supports_double_backward() -> None:
     model = DartsSupernet.build(tiny_space(), channels_last=False).double()
     x = torch.randn(4, 3, 8, 8, dtype=torch.float64)
     loss = F.cross_entropy(model(x), torch.tensor([0, 1, 2, 3]))
-    gw = torch.autograd.grad(loss, model.weights(), create_graph=True)
+    gw = torch.autograd.grad(loss, model.network_weights(), create_graph=True)
     dot = sum((g * g).sum() for g in gw)
     ga = torch.autograd.grad(dot, model.alphas())
     assert all(torch.isfinite(g).all() and g.abs().max() > 0 for g in ga)

@@ -13,9 +13,10 @@ from nasc.frontend import load_model
 from nasc.ir.model import Choice, Model, OpCall
 from nasc.ir.queries import choice_edge_ids
 from nasc.ir.verify import verify
+from nasc.ops.registry import primitive_table
 from nasc.passes.finalize import finalize
 from nasc.search.random import choice_weights, from_choices, sample, sample_choices
-from nasc.search.random_driver import best_trial, draw_architectures, pareto_front
+from nasc.search.random_search import best_trial, draw_architectures, pareto_front
 
 from search_helpers import tiny_space
 
@@ -43,7 +44,7 @@ def test_every_sample_is_a_valid_network_with_keep_respected(space: Model) -> No
     rng = random.Random(1)
     for _ in range(20):
         net = sample(space, rng)
-        assert verify(net) == []
+        assert verify(net, primitive_table()) == []
         elaborate(net)
         for cell in net.cells:
             assert not choice_edge_ids(cell)

@@ -19,7 +19,7 @@ runner = CliRunner()
 # C=4, 3 cells, 16 train / 16 held-out images in batches of 8, 1 epoch: 2 steps per trial
 TINY = ["--trials", "2", "--set", "search.random.cells=3",
         "--set", "data.train_size=32", "--set", "data.test_size=8", "--set", "data.batch_size=8",
-        "--set", "run.threads=1", "--set", "run.device=cpu", "--set", "search.random.ray_cpus=2",
+        "--set", "run.threads=1", "--set", "run.device=cpu", "--set", "search.executor.cpus=2",
         "--set", "trainer.epochs=1"]
 
 
@@ -105,13 +105,14 @@ def test_a_trial_restores_from_its_nested_trainer_checkpoint() -> None:
 
     from nasc.frontend import load_model
     from nasc.search.random import sample_choices
-    from nasc.search.random_driver import prepare_space, run_trial
-    from nasc.train.config import load_config
+    from nasc.search.random_search import run_trial
+    from nasc.search.space import prepare_space
+    from nasc.search.scaffold import load_search_config
 
-    cfg = load_config(ROOT / "examples" / "configs" / "search_random.yaml", overrides=[
+    cfg = load_search_config("random", ROOT / "examples" / "configs" / "search_random.yaml", overrides=[
         "search.random.cells=3", "data.train_size=32", "data.test_size=8", "data.batch_size=8",
         "run.threads=1", "run.device=cpu", "trainer.tensorboard=false", "trainer.epochs=1"])
-    space = prepare_space(load_model(SPACE), cfg)
+    space = prepare_space(load_model(SPACE), cfg.search.random)
     picks = sample_choices(space, random.Random(0))
     ckpt = Checkpoint(None)
     first = run_trial(space, picks, cfg, 1, checkpoint=ckpt)

@@ -42,7 +42,7 @@ def test_tiny_search_writes_a_checkable_compilable_trainable_network(tmp_path: P
     # one alpha-history row per epoch; the last one's genotype is the final one
     rows = [json.loads(x) for x in (out / "alphas.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [0, 1] and rows[-1]["genotype"] == genotype
-    assert len(rows[-1]["alphas"]["normal"]) == 14 and len(rows[-1]["weights"]) == 28
+    assert len(rows[-1]["alphas"]["normal"]) == 14 and len(rows[-1]["mixing"]) == 28
     metrics = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert [m["epoch"] for m in metrics] == [0, 1] and all("val_top1" in m for m in metrics)
     prov = json.loads((out / "provenance.json").read_text())

@@ -25,7 +25,7 @@ SMALL = ["--set", "data.train_size=64", "--set", "data.test_size=32", "--set", "
 def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 3-cell DARTS_V2 network with an aux tower and drop path, compiled to a model file."""
     from nasc.lower.artifact import save_artifact
-    from nasc.lower.compile import compile_model
+    from nasc.compiler import compile_model
 
     result = compile_model(ROOT / "examples" / "darts_v2_cifar.nas", cells=3, channels=4, aux=True,
                            drop_path=True, seed=0)

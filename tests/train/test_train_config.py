@@ -24,7 +24,7 @@ def test_include_merges_deeply_and_the_including_file_wins(tmp_path: Path) -> No
     write(tmp_path / "sub" / "exp.yaml", "include: ../base.yaml\ntrainer:\n  epochs: 9\n")
     cfg = load_config(tmp_path / "sub" / "exp.yaml")
     assert cfg.trainer.epochs == 9 and cfg.trainer.grad_clip == 1.0 and cfg.optimizer.lr == 0.1
-    assert cfg.trainer.aux_weight == 0.4  # schema default where no file says anything
+    assert cfg.trainer.aux_weight is None  # schema default: the model's own weight
 
 
 def test_include_list_applies_in_order(tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ def test_yaml_syntax_error_has_a_location(tmp_path: Path) -> None:
     path = write(tmp_path / "x.yaml", "trainer:\n  epochs: [1, 2\n")
     with pytest.raises(ConfigError) as exc:
         load_config(path)
-    assert exc.value.message.startswith("invalid YAML") and exc.value.span.line == 3
+    assert exc.value.message.startswith("YAML:") and exc.value.span.line == 3
 
 
 def test_overrides_parse_yaml_scalars_and_apply_after_the_file(tmp_path: Path) -> None:
@@ -145,7 +145,8 @@ def test_shipped_train_config_toy_and_full() -> None:
     for cfg in (toy, full):  # the DARTS evaluation recipe in both modes
         assert (cfg.optimizer.name, cfg.optimizer.lr, cfg.optimizer.momentum) == ("sgd", 0.025, 0.9)
         assert cfg.optimizer.weight_decay == 3e-4 and cfg.schedule.name == "cosine"
-        assert (cfg.trainer.aux_weight, cfg.trainer.drop_path_prob, cfg.trainer.grad_clip) == (0.4, 0.2, 5.0)
+        # aux_weight: null, so the model's own weight (DARTS_V2: `weight 0.4`) is used
+        assert (cfg.trainer.aux_weight, cfg.trainer.drop_path_prob, cfg.trainer.grad_clip) == (None, 0.2, 5.0)
     assert (toy.trainer.epochs, toy.data.dataset) == (3, "builtin")
     assert (full.trainer.epochs, full.data.batch_size, full.data.augment.cutout) == (600, 96, 16)
     assert full.data.dataset == "cifar10:./data"
@@ -186,3 +187,61 @@ def test_shipped_search_config_toy_and_full() -> None:
         alpha = next(v for v in darts.values() if isinstance(v, dict) and v.get("name") == "adam")
         assert (float(alpha["lr"]), list(alpha["betas"]), float(alpha["weight_decay"])) == (3e-4, [0.5, 0.999], 1e-3)
         assert 16 in darts.values() and 8 in darts.values()
+
+
+# ---- the guarded loader under configs ------------------------------------------------------------
+
+def test_duplicate_key_in_a_config_file_is_refused_at_the_second_key(tmp_path: Path) -> None:
+    path = write(tmp_path / "x.yaml", "trainer:\n  epochs: 3\n  grad_clip: 1.0\n  epochs: 30\n")
+    with pytest.raises(ConfigError) as exc:  # it used to be silently last-wins
+        load_config(path)
+    err = exc.value
+    assert err.message == "duplicate key `epochs`" and err.span is not None
+    assert (err.span.file, err.span.line, err.span.col) == (str(path), 4, 3)
+    assert err.hint is not None and "line 2" in err.hint
+
+
+def test_duplicate_key_in_an_included_file_points_into_that_file(tmp_path: Path) -> None:
+    base = write(tmp_path / "base.yaml", "optimizer:\n  lr: 0.1\n  lr: 0.2\n")
+    path = write(tmp_path / "x.yaml", "include: base.yaml\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    assert exc.value.span is not None and (exc.value.span.file, exc.value.span.line) == (str(base), 3)
+
+
+def test_billion_laughs_config_is_refused_quickly(tmp_path: Path) -> None:
+    import time
+
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 12):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    path = write(tmp_path / "bomb.yaml", "\n".join(lines) + "\ntrainer:\n  epochs: 3\n")
+    start = time.perf_counter()
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    assert time.perf_counter() - start < 0.5
+    assert "expands to more than" in exc.value.message
+    assert exc.value.span is not None and exc.value.span.file == str(path) and exc.value.span.line > 1
+
+
+def test_python_tags_in_a_config_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "x.yaml", "run:\n  name: !!python/object/apply:os.system ['true']\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    assert exc.value.span is not None and (exc.value.span.line, exc.value.span.col) == (2, 9)
+
+
+def test_merge_keys_in_a_config(tmp_path: Path) -> None:
+    path = write(tmp_path / "x.yaml", "defaults: &d {lr: 0.1, momentum: 0.5}\n"
+                                      "optimizer:\n  <<: *d\n  lr: 0.2\n")
+    raw = resolve_config(path)
+    raw.data.pop("defaults")
+    cfg = validate_config(raw)
+    assert (cfg.optimizer.lr, cfg.optimizer.momentum) == (0.2, 0.5)
+    assert raw.span(("optimizer", "lr")).line == 4  # type: ignore[union-attr]
+
+
+def test_override_errors_name_the_flag() -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_config(None, overrides=["optimizer.betas=[0.5"])
+    assert exc.value.key == "--set" and "optimizer.betas=[0.5" in exc.value.message

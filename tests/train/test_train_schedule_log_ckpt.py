@@ -13,7 +13,7 @@ from nasc.errors import CheckpointError
 from nasc.atomic import atomic_save
 from nasc.train.checkpoint import Checkpoint, load_file, rng_state, set_rng_state
 from nasc.train.config import ScheduleSection
-from nasc.train.logging import StructuredLog, read_log
+from nasc.train.runlog import StructuredLog, read_log
 from nasc.train.schedule import LRSchedule
 
 

@@ -13,7 +13,7 @@ from nasc.errors import CheckpointError, ConfigError
 from nasc.train.checkpoint import Checkpoint
 from nasc.train.data import DeviceData, build_data
 from nasc.train.events import CheckpointSaved, Event, FitStarted
-from nasc.train.logging import read_log
+from nasc.train.runlog import read_log
 from nasc.train.rundir import RunDir
 from nasc.train.runner import train_model
 from nasc.train.trainer import Callback, Trainer

@@ -1,7 +1,7 @@
 """A hierarchical, machine-readable run log, written append-only as JSON lines.
 
 Usage:
-    from nasc.train.logging import StructuredLog, read_log
+    from nasc.train.runlog import StructuredLog, read_log
     log = StructuredLog(run_dir / "log.jsonl")
     log.add("device", "cpu")                       # scalars overwrite
     log.add({"torch": "2.3", "threads": 1})        # a mapping adds each key

@@ -1,35 +1,46 @@
-"""`compile_model`: source (or IR) -> passes -> elaborated network -> `NascNet`, the library side
-of `nasc compile`.
+"""The compile driver: source (or IR) -> passes -> elaborated network -> `NascNet`, the library
+side of `nasc compile` (`nasc.api.compile` calls it).
+
+    result = compile_model("final.nas", cells=20, channels=36, aux=True, drop_path=True)
+    result.model, result.network, result.module, result.passes
 
 The default pipeline for a discrete network is `scale-up` (when cells, channels or reductions are
 given) -> `aux-towers` (when aux is asked for; `aux=False` removes a tower) -> `drop-path` (when
 asked) -> `affine-bn`. A search space is refused unless the pipeline finalizes it.
+
+It sits above the front ends, the passes and lowering (it is the one module that joins them), so
+lowering itself needs neither.
 """
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nasc.analysis.network import Network
 from nasc.errors import ConfigError, ValidationError
 from nasc.ir.model import Model
 from nasc.ir.queries import is_search_space
-from nasc.lower.net import NascNet, build_module
 from nasc.passes.pipeline import Observer, parse_pass_list, run_pipeline
 from nasc.passes.registry import PassResult
+
+if TYPE_CHECKING:  # lowering imports torch; the compile function imports it when it runs
+    from nasc.lower.net import NascNet
 
 
 @dataclass
 class CompileResult:
-    """What `compile_model` produced: the final IR, its elaboration, the module, the pass reports."""
+    """What `compile_model` produced: the final IR, its elaboration, the module, the pass reports,
+    and the provenance a saved model file records (source, overrides, seed)."""
 
     model: Model
     network: Network
     module: NascNet
     passes: list[PassResult] = field(default_factory=list)
     overrides: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+    seed: int | None = 0
 
 
 def default_pipeline(cells: int | None = None, channels: int | None = None,
@@ -50,6 +61,22 @@ def default_pipeline(cells: int | None = None, channels: int | None = None,
         names.append("drop-path")
     names.append("affine-bn")
     return names, options
+
+
+def parse_pass_options(items: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """`["aux-towers.weight=0.3", "finalize.weights=@alphas.json"]` -> per-pass options, read by
+    the one command-line `KEY=VALUE` parser (`nasc.overrides`; a value `@file` is the content of a
+    JSON or YAML file). A malformed item is a `ConfigError`."""
+    from nasc.overrides import parse_overrides
+
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in parse_overrides(items, flag="--option", at_files=True):
+        name, dot, opt = key.partition(".")
+        if not dot or not opt:
+            raise ConfigError(f"`--option {key}=...` must be PASS.OPTION=VALUE", key="--option",
+                              hint="e.g. `--option aux-towers.weight=0.3`")
+        out.setdefault(name, {})[opt] = value
+    return out
 
 
 def _refuse_space(model: Model, where: str) -> None:
@@ -74,6 +101,7 @@ def compile_model(source: str | os.PathLike[str] | Model, *, overrides: Mapping[
     import torch
 
     from nasc.analysis.elaborate import elaborate
+    from nasc.lower.net import build_module
 
     if isinstance(source, Model):
         model = source
@@ -110,4 +138,5 @@ def compile_model(source: str | os.PathLike[str] | Model, *, overrides: Mapping[
     if seed is not None:
         torch.manual_seed(seed)
     module = build_module(network)
-    return CompileResult(model, network, module, reports, dict(overrides or {}))
+    where = None if isinstance(source, Model) else str(source)
+    return CompileResult(model, network, module, reports, dict(overrides or {}), where, seed)

@@ -1,0 +1,638 @@
+"""The public Python API of nasc: every command of the CLI is a thin wrapper over one function here.
+
+    from nasc import api
+
+    model = api.load("examples/darts_v2_cifar.nas", {"C": 16})      # parsed, verified IR
+    report = api.check("examples/darts_space.nas")                  # model, network, warnings
+    api.format_file("space.nas", check=True).changed                # canonical form (+ diff)
+    api.stats("examples/darts_v2_cifar.nas").cost.params            # params, MACs, memory
+    result = api.compile("final.nas", cells=20, channels=36, aux=True, drop_path=True)
+    api.save_model(result, "model.pt")
+    net = api.load_module("model.pt")                               # the nn.Module again
+    api.train("model.pt", values={"trainer.epochs": 1})            # a run directory + model.pt
+    api.search("random", "examples/darts_space.nas", overrides=["search.random.trials=2"])
+    api.export_onnx("model.pt", "model.onnx")                       # verified with onnxruntime
+    api.draw("final.nas", "cells.svg")                              # graphviz picture
+    api.plugins()                                                   # ops, passes, searches, datasets
+
+Results are small immutable records (`NamedTuple`s: cheap to define, so importing this module
+stays fast). Errors are `NascError`s (several at once as `Diagnostics`); nothing here prints.
+`load`, `check`, `format_*`, `stats` (without latency), `draw` and `schema` never import torch:
+the torch-backed layers (lowering, training, search, export) are imported inside the functions
+that need them.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from nasc.errors import ConfigError, NascError, ValidationError
+
+if TYPE_CHECKING:
+    from nasc.analysis.cost import CostReport
+    from nasc.analysis.network import Network
+    from nasc.compiler import CompileResult
+    from nasc.export.onnx import OnnxReport
+    from nasc.ir.model import Model
+    from nasc.lower.latency import Latency
+    from nasc.lower.net import NascNet
+    from nasc.passes.registry import PassResult
+    from nasc.plugins import PluginEntry
+    from nasc.train import events  # imported on first use (`__getattr__`): check never needs it
+    from nasc.train.events import Event, EventSink
+    from nasc.train.rundir import RunDir
+
+__all__ = [
+    "CheckReport", "DrawResult", "FormatResult", "PluginInfo", "SearchInfo", "StatsReport",
+    "TrainResult", "check", "check_search_launch", "compile", "create_run", "describe_event", "draw",
+    "events", "export_onnx", "format_file", "format_source", "load", "load_config", "load_module",
+    "load_search_config", "parse_pass_options", "plugins", "read_model", "resume_search",
+    "save_model", "schema", "search", "search_info", "search_names", "search_next_step", "stats",
+    "to_nas", "train",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """`api.events`: the progress event classes an event sink receives (`nasc.train.events`)."""
+    if name == "events":
+        from nasc.train import events
+
+        return events
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+PathLike = str | os.PathLike[str]
+#: model param overrides: a mapping, or command-line `NAME=VALUE` items (`--set C=16`)
+Overrides = Mapping[str, object] | Sequence[str] | None
+
+
+def _overrides(overrides: Overrides) -> dict[str, object] | None:
+    """Overrides as a mapping (None when there are none), parsing `NAME=VALUE` items."""
+    if overrides is None:
+        return None
+    if isinstance(overrides, Mapping):
+        return dict(overrides) or None
+    if not overrides:  # the common case: no parser (and no YAML) to import
+        return None
+    from nasc.frontend import parse_overrides
+
+    return parse_overrides([overrides] if isinstance(overrides, str) else overrides) or None
+
+
+# ---- source files: load, check, format, stats (torch-free) ------------------------------------
+
+
+def load(path: PathLike, overrides: Overrides = None) -> Model:
+    """Read, parse, resolve imports, apply param `overrides` and verify the model in `path`."""
+    from nasc.frontend import load_model
+
+    return load_model(str(path), _overrides(overrides))
+
+
+class CheckReport(NamedTuple):
+    """What `check` found. For an op library (a .nas file of imports and ops only) `model` is None
+    and `library_ops` counts the file's own ops; otherwise `network` is the elaborated model."""
+
+    path: str
+    model: Model | None = None
+    network: Network | None = None
+    params: int | None = None
+    warnings: tuple[NascError, ...] = ()
+    search_space: bool = False
+    choice_edges: int = 0
+    library_ops: int | None = None
+
+
+def check(path: PathLike, overrides: Overrides = None) -> CheckReport:
+    """Parse, verify and infer every shape of the model in `path` (or check an op library's ops).
+
+    Errors raise `NascError` (usually `Diagnostics` holding all of them); lint warnings (unused
+    nodes) are returned in the report.
+    """
+    from nasc.analysis.cost import cost
+    from nasc.analysis.elaborate import elaborate
+    from nasc.frontend import is_library, load_library, read_text
+    from nasc.ir.model import LOCAL_MODULE
+    from nasc.ir.queries import choice_edge_ids, is_search_space
+    from nasc.ir.verify import lint
+
+    file = str(path)
+    if is_library(read_text(file), file):
+        ops = load_library(file)
+        return CheckReport(file, library_ops=sum(1 for d in ops if d.module == LOCAL_MODULE))
+    model = load(file, overrides)
+    warnings = tuple(lint(model))
+    network = elaborate(model)
+    space = is_search_space(model)
+    return CheckReport(file, model, network, cost(network).params, warnings, space,
+                       sum(len(choice_edge_ids(c)) for c in model.cells) if space else 0)
+
+
+def _yaml_header(text: str) -> str:
+    """The leading `#` comment block of a YAML file (kept when it is rewritten)."""
+    lines = []
+    for ln in text.splitlines():
+        if not ln.startswith("#"):
+            break
+        lines.append(ln)
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def format_source(text: str, path: PathLike) -> str:
+    """The canonical form of source `text` read from `path` (.nas keeps its comments; .yaml/.json
+    keep a leading comment block). Raises `NascError` if it does not parse, or if the formatted
+    text would not give back the same IR (so formatting can never change a model)."""
+    from nasc.frontend import YAML_SUFFIXES, parse_source
+
+    file = str(path)
+    suffix = Path(file).suffix.lower()
+    if suffix in YAML_SUFFIXES:
+        from nasc.ir.model import LOCAL_MODULE
+        from nasc.ir.serde import to_json, to_yaml
+
+        model = parse_source(text, file)
+        # a self-contained file (imported ops written out) stays self-contained
+        contained = any(d.module != LOCAL_MODULE for d in model.ops) and not any(
+            d.module != LOCAL_MODULE and d.span is not None and d.span.file != file for d in model.ops)
+        out = to_json(model, contained) if suffix == ".json" else _yaml_header(text) + to_yaml(model, contained)
+        if parse_source(out, file) != model:
+            raise ValidationError("internal error: formatting would change the model; file left as is")
+        return out
+
+    from nasc.frontend.dsl import build_model, read_source
+    from nasc.frontend.imports import resolve_imports
+    from nasc.ir.printer import print_library, print_model
+
+    src = read_source(text, file)
+    imported = resolve_imports([(i.name, i.span) for i in src.imports], file)
+    if not (src.networks or src.cells or src.params or src.choices):  # an op library
+        out = print_library([i.name for i in src.imports], src.ops, src)
+        again = read_source(out, file)
+        if again.ops != src.ops or [i.name for i in again.imports] != [i.name for i in src.imports]:
+            raise ValidationError("internal error: formatting would change the library; file left as is")
+        return out
+    model = build_model(src, imported)
+    out = print_model(model, src)
+    if parse_source(out, file) != model:
+        raise ValidationError("internal error: formatting would change the model; file left as is")
+    return out
+
+
+class FormatResult(NamedTuple):
+    """One file through `format_file`: its text before and after, and whether it was rewritten."""
+
+    path: str
+    original: str
+    formatted: str
+    written: bool = False
+
+    @property
+    def changed(self) -> bool:
+        """Whether the file was not in canonical form."""
+        return self.original != self.formatted
+
+    def diff(self) -> str:
+        """A unified diff from the file to its canonical form ("" when it is canonical)."""
+        return "".join(difflib.unified_diff(self.original.splitlines(True), self.formatted.splitlines(True),
+                                            fromfile=self.path, tofile=f"{self.path} (formatted)"))
+
+
+def format_file(path: PathLike, check: bool = False) -> FormatResult:
+    """Format the file at `path`; unless `check`, rewrite it (atomically) when it is not canonical.
+
+    Unreadable or invalid files, and a failed write, raise `NascError`.
+    """
+    from nasc.atomic import atomic_write_text
+    from nasc.frontend import read_text
+
+    file = str(path)
+    text = read_text(file)
+    out = format_source(text, file)
+    if out == text or check:
+        return FormatResult(file, text, out)
+    try:
+        atomic_write_text(path, out)
+    except OSError as e:
+        raise NascError(f"cannot write {file}: {e.strerror or e}") from None
+    return FormatResult(file, text, out, written=True)
+
+
+def to_nas(model: Model) -> str:
+    """The canonical `.nas` text of `model` (what `nasc compile --dump-after` prints)."""
+    from nasc.ir.printer import print_model
+
+    return print_model(model)
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema of the YAML/JSON model form (for editor completion)."""
+    from nasc.ir.serde import json_schema
+
+    return json_schema()
+
+
+class StatsReport(NamedTuple):
+    """`stats` of one model: its elaboration, the analytic costs, and the measured latency if asked."""
+
+    model: Model
+    network: Network
+    cost: CostReport
+    latency: Latency | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form (`nasc stats --json`): the model name, the cost report, the latency."""
+        extra = {"latency": self.latency.as_dict()} if self.latency is not None else {}
+        return {"model": self.model.name, **self.cost.as_dict(), **extra}
+
+
+def stats(source: PathLike | Model, overrides: Overrides = None, *, latency: bool = False,
+          batch: int = 1, device: str = "cpu", repeat: int = 20, threads: int | None = None) -> StatsReport:
+    """Parameters, multiply-adds and float32 activation memory of one batch-1 eval forward (a
+    choice edge counts all its candidates). With `latency`, also the measured eval forward time
+    (lowers the network, imports torch; a search space is refused)."""
+    from nasc.analysis.cost import cost
+    from nasc.analysis.elaborate import elaborate
+    from nasc.ir.model import Model
+
+    model = source if isinstance(source, Model) else load(source, overrides)
+    network = elaborate(model)
+    report = cost(network)
+    measured = None
+    if latency:
+        from nasc.lower.latency import network_latency
+        from nasc.train.distributed import resolve_device
+
+        measured = network_latency(network, batch_size=batch, device=resolve_device(device),
+                                   repeat=repeat, threads=threads)
+    return StatsReport(model, network, report, measured)
+
+
+# ---- compile, model files, export, pictures -------------------------------------------------
+
+
+def parse_pass_options(items: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Command-line pass options `["aux-towers.weight=0.3", "finalize.weights=@a.json"]` ->
+    `{"aux-towers": {"weight": 0.3}, ...}` (`@file` values are read from JSON/YAML)."""
+    from nasc.compiler import parse_pass_options as _parse
+
+    return _parse(items)
+
+
+def compile(source: PathLike | Model, *, overrides: Overrides = None,  # noqa: A001 (the verb users expect)
+            passes: str | Sequence[str] | None = None,
+            options: Mapping[str, Mapping[str, Any]] | Sequence[str] | None = None,
+            cells: int | None = None, channels: int | None = None, reductions: Sequence[int] | None = None,
+            aux: bool | None = None, drop_path: bool = False, seed: int | None = 0, verify: bool = False,
+            observer: Callable[[PassResult], None] | None = None) -> CompileResult:
+    """Compile a `.nas`/`.yaml` file (or a `Model`) through the passes to a module.
+
+    The default pipeline scales up (`cells`, `channels`, `reductions`), adds or removes the aux
+    tower (`aux`), marks drop path and makes cell batch norms affine; `passes` replaces it (then
+    give per-pass `options`, a mapping or `PASS.KEY=VALUE` items). `observer` sees every pass
+    result as it happens. See `nasc.compiler.compile_model`.
+    """
+    from nasc.compiler import compile_model
+
+    opts = parse_pass_options(options) if options is not None and not isinstance(options, Mapping) else options
+    return compile_model(source, overrides=_overrides(overrides), passes=passes, options=opts, cells=cells,
+                         channels=channels, reductions=reductions, aux=aux, drop_path=drop_path, seed=seed,
+                         verify=verify, observer=observer)
+
+
+def save_model(result: CompileResult, path: PathLike, meta: Mapping[str, Any] | None = None) -> Path:
+    """Write a compile result (IR + weights, hashed) to one file loadable with `load_module`;
+    `meta` adds provenance to what the result records (source, passes, seed)."""
+    from nasc.lower.artifact import save_artifact
+
+    info = {"source": result.source, "passes": [r.name for r in result.passes], "seed": result.seed,
+            **dict(meta or {})}
+    return save_artifact(path, result.model, result.module, result.overrides, info)
+
+
+def load_module(path: PathLike, map_location: str = "cpu") -> NascNet:
+    """Rebuild the `nn.Module` stored in a model file (`save_model`, `nasc compile`), eval mode."""
+    from nasc.lower.artifact import load_module as _load
+
+    return _load(path, map_location)
+
+
+def read_model(path: PathLike) -> Model:
+    """The IR stored in a model file (checked like `load_module`, without building the module)."""
+    from nasc.lower.artifact import read_artifact
+
+    return read_artifact(path).model
+
+
+def export_onnx(model: PathLike | NascNet, path: PathLike, *, opset: int | None = None,
+                tolerance: float | None = None) -> OnnxReport:
+    """Export a model file (or a loaded module) to ONNX at `path` (eval mode, dynamic batch) after
+    checking onnxruntime agrees with torch within `tolerance`."""
+    from nasc.export import onnx
+
+    net = load_module(model) if isinstance(model, (str, os.PathLike)) else model
+    return onnx.export_onnx(net, path, opset=onnx.DEFAULT_OPSET if opset is None else opset,
+                            tolerance=onnx.DEFAULT_TOLERANCE if tolerance is None else tolerance)
+
+
+class DrawResult(NamedTuple):
+    """What `draw` wrote: the picture's path, the model drawn and its network (None: cells only)."""
+
+    path: Path
+    model: Model
+    network: Network | None
+
+
+def draw(source: PathLike | Model, path: PathLike, *, fmt: str | None = None, overrides: Overrides = None,
+         cells_only: bool = False) -> DrawResult:
+    """Draw every cell template (edges labelled by op, choices listed) and, unless `cells_only`,
+    the macro network, to `path` (svg | png | pdf | dot; default from the suffix). `source` is a
+    .nas/.yaml file, a model file from `nasc compile` (.pt, imports torch) or a `Model`."""
+    from nasc.analysis.elaborate import elaborate
+    from nasc.export.viz import write_picture
+    from nasc.ir.model import Model
+
+    if isinstance(source, Model):
+        model = source
+    elif Path(source).suffix == ".pt":
+        model = read_model(source)
+    else:
+        model = load(source, overrides)
+    network = None if cells_only else elaborate(model)
+    return DrawResult(write_picture(model, path, fmt, network), model, network)
+
+
+# ---- runs: configs, training, search ----------------------------------------------------------
+
+
+def load_config(path: PathLike | None = None, *, default: str = "train.yaml", sets: Sequence[str] = (),
+                full: bool = False, values: Mapping[str, Any] | None = None) -> Any:
+    """An experiment config: the file at `path` (else the shipped `default`), with `--full`, then
+    `SECTION.KEY=VALUE` items `sets`, then `values` (dotted keys) applied, validated."""
+    from nasc.resources import configs_dir
+    from nasc.train.config import load_config as _load
+
+    cfg_path: Path | None = Path(path) if path is not None else configs_dir() / default
+    if path is None and not cfg_path.is_file():  # type: ignore[union-attr]
+        cfg_path = None  # an installation without the shipped configs: schema defaults
+    return _load(cfg_path, overrides=list(sets), full=full, values=dict(values or {}))
+
+
+def create_run(config: Any, *, out: PathLike | None = None) -> RunDir:
+    """A new run directory named after `config.run.name` (or exactly `out`) holding the config."""
+    from nasc.train.rundir import RunDir
+
+    run = RunDir.create(config.run.name, out=out)
+    run.write_config(config)
+    return run
+
+
+def describe_event(event: Event) -> str | None:
+    """One human line for a progress event (None for events too frequent to show)."""
+    from nasc.train.rundir import describe_event as _describe
+
+    return _describe(event)
+
+
+class TrainResult(NamedTuple):
+    """A finished `train`: test metrics (`top1`, `top5`, `loss`), the run dir, the trained model."""
+
+    test: dict[str, float]
+    run_dir: Path
+    model_path: Path
+    outcome: Any = None  # the trainer's full `TrainOutcome`
+
+
+def train(model: PathLike | None = None, *, config: PathLike | None = None, sets: Sequence[str] = (),
+          values: Mapping[str, Any] | None = None, full: bool = False, out: PathLike | None = None,
+          resume: PathLike | None = None, device: str | None = None,
+          events: EventSink | None = None,
+          on_run_dir: Callable[[Path], None] | None = None) -> TrainResult | None:
+    """Train a model file (from `nasc compile`) with the evaluation recipe; write a run directory
+    (config, logs, metrics, checkpoints) and the trained model as `RUN/model.pt`.
+
+    The config is `config` (default: the shipped train.yaml) with `full`, `sets` and `values`
+    applied; `resume` continues the run in that folder instead (its config is kept; `device` may
+    change). `on_run_dir` learns the run folder as soon as it exists. Under torchrun every rank
+    calls this; only the main one gets a result (the others get None).
+    """
+    from nasc.lower.artifact import load_module as _load, read_artifact, save_artifact
+    from nasc.train.config import validate_config
+    from nasc.train.distributed import setup
+    from nasc.train.rundir import RunDir
+    from nasc.train.runner import train_model
+
+    name = ""
+    run: RunDir | None
+    if resume is not None:
+        run = RunDir.open(resume)
+        raw = run.read_config()
+        if device is not None:  # the device may change (e.g. resume a GPU run on the CPU)
+            raw.setdefault("run", {})["device"] = device
+        cfg = validate_config(raw)
+        if model is None:
+            if cfg.run.model is None:
+                raise ConfigError("the run does not record its model file", key="run.model",
+                                  hint="pass the model file: nasc train MODEL.pt --resume RUN")
+            model = Path(cfg.run.model)
+    else:
+        if model is None:
+            raise ConfigError("missing MODEL argument", key="MODEL",
+                              hint="nasc train model.pt (compile one with `nasc compile`)")
+        vals = {**dict(values or {}), "run.model": str(Path(model).resolve())}
+        if device is not None:
+            vals["run.device"] = device
+        cfg = load_config(config, default="train.yaml", sets=sets, full=full, values=vals)
+        name = cfg.run.name if cfg.run.name != "train" else f"train-{Path(model).stem}"
+        run = None  # created below, once the model is known to load
+    artifact = read_artifact(model)
+    module = _load(model)
+    dist, _ = setup(cfg.run.device)
+    if run is None:
+        def create() -> RunDir:
+            made = RunDir.create(name, out=out, enabled=dist.is_main)
+            made.write_config(cfg)
+            return made
+
+        # only rank 0 checks and writes the folder: if that fails, every rank must stop
+        run = dist.agree(create)
+        # every rank uses rank 0's folder (their clocks may name it a second apart)
+        root = dist.all_gather_object(str(run.root))[0]
+        if not dist.is_main:
+            run = RunDir(Path(root), enabled=False)
+    elif not dist.is_main:
+        run = RunDir(run.root, enabled=False)
+    if on_run_dir is not None:
+        on_run_dir(run.root)
+    run.info(f"model: {model}")
+    outcome = train_model(module, cfg, run=run, events=events)
+    if not dist.is_main:
+        dist.shutdown()
+        return None
+    out_path = run.root / "model.pt"
+    meta = dict(artifact.meta)
+    meta["trained"] = {"run": str(run.root), "dataset": cfg.data.dataset,
+                       "epochs": cfg.trainer.epochs, "seed": cfg.run.seed,
+                       "test_top1": outcome.test["top1"], "test_loss": outcome.test["loss"]}
+    save_artifact(out_path, artifact.model, module, artifact.overrides, meta)
+    run.info(f"trained model written to {out_path}")
+    run.close()
+    dist.shutdown()
+    return TrainResult(dict(outcome.test), run.root, out_path, outcome)
+
+
+def search_names() -> list[str]:
+    """The search algorithms `search` knows: built-ins in table order, then plugins by name."""
+    from nasc.search.registry import search_names as _names
+
+    return list(_names())
+
+
+class SearchInfo(NamedTuple):
+    """What the command line needs of a search algorithm: its one-line summary, its own flags
+    (`nasc.search.strategy.Flag`: decls, config key, type, help), its shipped config, its origin."""
+
+    name: str
+    summary: str
+    flags: tuple[Any, ...] = ()
+    default_config: str | None = None
+    origin: str = "built-in"
+
+
+def search_info(name: str) -> SearchInfo:
+    """Describe search algorithm `name` (imports its strategy; an unknown name is a `ConfigError`)."""
+    from nasc.search.registry import entries, get_search
+
+    strategy = get_search(name)
+    return SearchInfo(name, strategy.summary, tuple(strategy.flags), strategy.default_config,
+                      entries()[name].origin)
+
+
+def check_search_launch(name: str) -> None:
+    """Refuse a launch search `name` cannot run under (several torchrun processes for a search
+    that runs in one), before anything is written."""
+    from nasc.search.registry import get_search
+    from nasc.search.scaffold import require_launch
+
+    require_launch(get_search(name), f"nasc search {name}")
+
+
+def load_search_config(name: str, path: PathLike | None = None, *, sets: Sequence[str] = (),
+                       full: bool = False, values: Mapping[str, Any] | None = None) -> Any:
+    """The experiment config of search `name`: `path`, or the algorithm's shipped default, with
+    `full`, `SECTION.KEY=VALUE` items `sets` and `values` (dotted keys) applied."""
+    from nasc.search.scaffold import load_search_config as _load
+
+    return _load(name, path, overrides=list(sets), full=full, values=values)
+
+
+def search(algorithm: str, space: PathLike, config: Any = None, *, overrides: Sequence[str] = (),
+           full: bool = False, values: Mapping[str, Any] | None = None, out: PathLike | None = None,
+           run: RunDir | None = None, events: EventSink | None = None) -> Any:
+    """Search the space in `space` with `algorithm` (see `search_names`); returns its
+    `SearchResult` (final network, genotype, output paths, summary lines).
+
+    Without `run`, as `nasc search` does: `config` is a config file (default: the algorithm's
+    shipped one) with `full`, `overrides` (`SECTION.KEY=VALUE`) and `values` applied, and a new
+    run directory (`out`, or runs/NAME-TIME) is made. With `run` (`create_run`), `config` is an
+    already loaded config (`load_search_config`) and the search writes into that run.
+    """
+    from nasc.search import scaffold
+
+    if run is not None:
+        return scaffold.run_search(algorithm, space, config, run=run, events=events)
+    return scaffold.start_search(algorithm, space, config_path=config, overrides=list(overrides), full=full,
+                                 values=values, out=out, events=events)
+
+
+def resume_search(run_dir: PathLike, *, events: EventSink | None = None, device: str | None = None,
+                  expect: str | None = None) -> Any:
+    """Continue the killed search in `run_dir` where its checkpoint left it (`device` may change;
+    `expect`, when given, must be the run's algorithm)."""
+    from nasc.search.scaffold import resume_search as _resume
+
+    return _resume(run_dir, events=events, device=device, expect=expect)
+
+
+def search_next_step(result: Any) -> str | None:
+    """The command the algorithm suggests running after its search `result`, if any."""
+    from nasc.search.registry import get_search
+
+    return get_search(result.algorithm).next_step(result)
+
+
+# ---- plugins ----------------------------------------------------------------------------------
+
+#: plugin group of each kind `plugins` lists
+_GROUPS = {"op": "nasc.ops", "pass": "nasc.passes", "search": "nasc.searches", "dataset": "nasc.datasets"}
+
+
+class PluginInfo(NamedTuple):
+    """One op, pass, search algorithm or dataset nasc knows, and where it comes from: `built-in`,
+    `stdlib:<file>` (ops written in nasc) or the distribution of the plugin that adds it."""
+
+    kind: str
+    name: str
+    origin: str
+    target: str | None = None
+    error: str | None = None  # why a plugin could not be registered
+
+
+def _registered(kind: str) -> dict[str, str]:
+    """The names a registry knows (built-ins and plugins), each with its origin."""
+    if kind == "op":
+        from nasc.ops.registry import primitive_origins
+
+        return primitive_origins()
+    if kind == "pass":
+        from nasc.passes.registry import pass_origins
+
+        return pass_origins()
+    if kind == "search":
+        from nasc.search.registry import entries
+
+        return {name: e.origin for name, e in entries().items()}
+    from nasc.train.datasets import dataset_entries
+
+    return {e.name: e.source for e in dataset_entries()}
+
+
+def _stdlib_ops() -> list[PluginInfo]:
+    """The composite ops of the shipped op libraries (`stdlib_ops/*.nas`)."""
+    from nasc.frontend import load_library
+    from nasc.ir.model import LOCAL_MODULE
+    from nasc.resources import stdlib_dir
+
+    out = []
+    for lib in sorted(stdlib_dir().glob("*.nas")):
+        out += [PluginInfo("op", d.name, f"stdlib:{lib.name}") for d in load_library(lib)
+                if d.module == LOCAL_MODULE]
+    return out
+
+
+def plugins() -> list[PluginInfo]:
+    """Every op, pass, search algorithm and dataset nasc can use, with its origin: `built-in`, a
+    shipped op library (`stdlib:std.nas`), or the plugin distribution whose entry point adds it
+    (`target` is then the entry point's `module:attr`). A plugin that fails to load raises
+    `ConfigError` naming it, except a dataset plugin: it is listed with its `error`."""
+    from nasc.plugins import all_entry_points
+
+    entries: dict[str, list[PluginEntry]] = all_entry_points()
+    out: list[PluginInfo] = []
+    for kind, group in _GROUPS.items():
+        targets = {e.name: e.target for e in entries.get(group, [])}
+        origins = _registered(kind)
+        for name, origin in origins.items():
+            out.append(PluginInfo(kind, name, origin, None if origin == "built-in" else targets.get(name)))
+        if kind == "op":
+            out += _stdlib_ops()
+    from nasc.train.datasets import plugin_errors
+
+    broken = {e.name: e for e in entries.get(_GROUPS["dataset"], [])}
+    for name, err in plugin_errors().items():
+        e = broken.get(name)
+        out.append(PluginInfo("dataset", name, (e.distribution if e else None) or "unknown package",
+                              e.target if e else None, err.message))
+    return out

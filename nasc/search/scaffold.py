@@ -1,0 +1,225 @@
+"""The run layer every search algorithm shares: start or resume a run, call the strategy, write
+the outputs.
+
+    from nasc.search.scaffold import load_search_config, run_search, resume_search
+    cfg = load_search_config("darts", overrides=["trainer.epochs=3"])       # the shipped default
+    run = RunDir.create(cfg.run.name); run.write_config(cfg)
+    result = run_search("darts", "examples/darts_space.nas", cfg, run=run, events=sink)
+    result.final, result.genotype, result.paths["final.nas"], result.details
+    result = resume_search("runs/search-darts-...", events=sink)             # a killed run continues
+
+What it does for every algorithm (see `nasc.search.strategy` for what an algorithm does):
+- refuses a multi-process `torchrun` launch unless the strategy is data-parallel;
+- loads the space, lets the strategy prepare it (search size), records it as `space.nas` (read back
+  on resume) and starts `provenance.json` with the algorithm's name (how `--resume` knows it);
+- writes the run-log header (seed, device, versions, threads);
+- opens the run's nested-loop checkpoint and hands everything to `strategy.search`;
+- writes `final.nas` / `final.yaml` (with the strategy's header), `genotype.txt` where there is one,
+  the strategy's extra files, `provenance.json` and a picture of the cells (`cells.svg`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from nasc import __version__
+from nasc.atomic import atomic_write_text
+from nasc.errors import CheckpointError, ConfigError, NascError
+from nasc.ir.model import Model
+from nasc.search.registry import ensure_sections, get_search
+from nasc.search.space import comment_header
+from nasc.search.strategy import SearchContext, SearchOutcome, SearchResult, SearchStrategy
+from nasc.train.events import EventSink, Message, fanout
+from nasc.train.rundir import RunDir
+
+PROVENANCE = "provenance.json"
+
+
+def require_launch(strategy: SearchStrategy, command: str) -> None:
+    """Refuse a multi-process `torchrun` launch of a search that runs in one process.
+
+    Under torchrun every rank would run the whole search and race on the same run folder.
+    """
+    if strategy.distributed or int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return
+    raise ConfigError(f"`{command}` runs in a single process, not under a multi-process torchrun",
+                      key="WORLD_SIZE",
+                      hint=f"run `{command}` directly; `torchrun ... -m nasc train` trains a derived "
+                           "network with DDP, and `--executor ray` runs a search's jobs in parallel")
+
+
+def load_search_config(name: str, path: str | Path | None = None, *, overrides: Sequence[str] = (),
+                       full: bool = False, values: Mapping[str, Any] | None = None) -> Any:
+    """The experiment config of search `name`: `path`, or the strategy's shipped default, with the
+    `full:` overlay when asked, `overrides` (`key=value`) and `values` (dotted key -> value)."""
+    from nasc.resources import configs_dir
+    from nasc.train.config import load_config
+
+    strategy = get_search(name)
+    ensure_sections()
+    if path is None and strategy.default_config is not None:
+        shipped = configs_dir() / strategy.default_config
+        path = shipped if shipped.is_file() else None  # an install without configs: defaults
+    return load_config(path, overrides=overrides, full=full, values=values)
+
+
+def start_search(name: str, space_path: str | Path, *, config_path: str | Path | None = None,
+                 overrides: Sequence[str] = (), full: bool = False,
+                 values: Mapping[str, Any] | None = None, out: str | Path | None = None,
+                 events: EventSink | None = None) -> SearchResult:
+    """A new search run as `nasc search NAME SPACE` starts it: refuse a wrong launch before any
+    folder exists, load the config (`values` are dotted keys set by flags), create the run
+    directory (`out`, or runs/NAME-TIME), record the config, search."""
+    strategy = get_search(name)
+    require_launch(strategy, _command(name))
+    cfg = load_search_config(name, config_path, overrides=overrides, full=full,
+                             values={"run.model": str(Path(space_path).resolve()), **(values or {})})
+    run = RunDir.create(cfg.run.name, out=out)
+    run.write_config(cfg)
+    return run_search(name, space_path, cfg, run=run, events=events)
+
+
+def _command(name: str) -> str:
+    return f"nasc search {name}"
+
+
+def run_search(name: str, space_path: str | Path, config: Any, *, run: RunDir,
+               events: EventSink | None = None) -> SearchResult:
+    """Search the space in `space_path` with algorithm `name` as `config` says, into `run`."""
+    from nasc.frontend import load_model
+    from nasc.ir.printer import print_model
+
+    strategy = get_search(name)
+    require_launch(strategy, _command(name))
+    source = config.run.model or str(space_path)  # the CLI records the resolved path
+    space = strategy.prepare(load_model(space_path), config)
+    if run.enabled:
+        atomic_write_text(run.root / "space.nas",
+                          comment_header(f"the space searched, from {source}") + print_model(space))
+        _write_provenance(run, {"algorithm": name, "status": "running", "space": source})
+    run.info(f"space: {source}")
+    return _run(strategy, space, config, run, events, source, resuming=False)
+
+
+def run_algorithm(run_dir: str | Path) -> str:
+    """The algorithm a search run directory was started with (from its provenance.json)."""
+    path = Path(run_dir) / PROVENANCE
+    try:
+        name = json.loads(path.read_text(encoding="utf-8")).get("algorithm")
+    except (OSError, ValueError, AttributeError):
+        name = None
+    if not isinstance(name, str):
+        raise CheckpointError(f"`{run_dir}` has no readable {PROVENANCE}: not a search run",
+                              hint="resume a folder written by `nasc search ALGORITHM`")
+    return name
+
+
+def resume_search(run_dir: str | Path, *, events: EventSink | None = None,
+                  device: str | None = None, expect: str | None = None) -> SearchResult:
+    """Continue the search in `run_dir` (its config, space and checkpoint).
+
+    `expect` (the command's algorithm) must match the run's own.
+    """
+    from nasc.frontend import load_model
+    from nasc.train.config import validate_config
+
+    run = RunDir.open(run_dir)
+    name = run_algorithm(run.root)
+    if expect is not None and expect != name:
+        raise ConfigError(f"`{run.root}` is a `{name}` search, not `{expect}`", key="--resume",
+                          hint=f"continue it with `nasc search {name} --resume {run.root}`")
+    strategy = get_search(name)
+    require_launch(strategy, _command(name))
+    ensure_sections()
+    raw = run.read_config()
+    if device is not None:
+        raw.setdefault("run", {})["device"] = device
+    config = validate_config(raw)
+    space_file = run.root / "space.nas"
+    if not space_file.is_file():
+        raise CheckpointError(f"`{run.root}` has no space.nas: not a search run",
+                              hint=f"resume a folder written by `{_command(name)}`")
+    source = config.run.model or str(space_file)
+    return _run(strategy, load_model(space_file), config, run, events, source, resuming=True)
+
+
+def _header(config: Any) -> dict[str, Any]:
+    import torch
+
+    from nasc.train.distributed import resolve_device
+
+    return {"name": config.run.name, "seed": config.run.seed,
+            "device": str(resolve_device(config.run.device)), "nasc": __version__,
+            "torch": torch.__version__, "python": platform.python_version(),
+            "threads": config.run.threads or torch.get_num_threads()}
+
+
+def _run(strategy: SearchStrategy, space: Model, config: Any, run: RunDir, events: EventSink | None,
+         source: str, *, resuming: bool) -> SearchResult:
+    from nasc.train.checkpoint import Checkpoint
+
+    sink = fanout(run.event_sink if run.enabled else None, events)
+    checkpoint = Checkpoint(run.checkpoint_path if run.enabled else None)
+    run.log.add("run", _header(config))
+    ctx = SearchContext(strategy.name, space, config, run, source, sink, checkpoint, resuming)
+    try:
+        outcome = strategy.search(ctx)
+        result = _finish(strategy, ctx, outcome)
+        if outcome.message:
+            sink(Message(outcome.message))
+    finally:
+        run.close()
+    result.lines = strategy.summary_lines(result)
+    return result
+
+
+def _write_provenance(run: RunDir, data: dict[str, Any]) -> None:
+    atomic_write_text(run.root / PROVENANCE, json.dumps(data, indent=1) + "\n")
+
+
+def _finish(strategy: SearchStrategy, ctx: SearchContext, outcome: SearchOutcome) -> SearchResult:
+    """Write the outputs every search has, then the strategy's own files."""
+    from nasc.ir.printer import print_model
+    from nasc.ir.serde import to_yaml
+
+    run, config = ctx.run, ctx.config
+    result = SearchResult(algorithm=strategy.name, run=run, space=ctx.space, final=outcome.final,
+                          genotype=outcome.genotype, details=outcome.details,
+                          resumed=outcome.resumed)
+    if not run.enabled:
+        return result
+    root = run.root
+    header = comment_header(outcome.header)
+    paths = {"final.nas": root / "final.nas", "final.yaml": root / "final.yaml"}
+    atomic_write_text(paths["final.nas"], header + print_model(outcome.final))
+    atomic_write_text(paths["final.yaml"], header + to_yaml(outcome.final))
+    if outcome.genotype is not None:
+        paths["genotype.txt"] = root / "genotype.txt"
+        atomic_write_text(paths["genotype.txt"], outcome.genotype + "\n")
+    for name, content in outcome.files.items():
+        paths[name] = root / name
+        if isinstance(content, str):
+            atomic_write_text(paths[name], content)
+        elif content is not None:
+            content(paths[name])
+    provenance = {"algorithm": strategy.name, "status": "finished", "space": ctx.source,
+                  "epochs": config.trainer.epochs, "seed": config.run.seed,
+                  "dataset": config.data.dataset, "batch_size": config.data.batch_size,
+                  "run": str(root), "nasc": __version__, "genotype": outcome.genotype,
+                  **outcome.provenance}
+    paths[PROVENANCE] = root / PROVENANCE
+    _write_provenance(run, provenance)
+    try:
+        from nasc.export.viz import write_picture
+
+        paths["cells.svg"] = write_picture(outcome.final, root / "cells.svg")
+    except (ImportError, NascError, OSError) as exc:  # graphviz's `dot` may be missing
+        run.info(f"no cell picture: {exc}")
+    run.log.add((strategy.name, "result"), {"genotype": outcome.genotype,
+                                            "final": str(paths["final.nas"])})
+    result.paths = paths
+    return result
