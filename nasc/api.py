@@ -274,7 +274,7 @@ def stats(source: PathLike | Model, overrides: Overrides = None, *, latency: boo
 
 
 def parse_pass_options(items: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Command-line pass options `["aux-towers.weight=0.3", "finalize.weights=@a.json"]` ->
+    """Command-line pass options `["aux-towers.weight=0.3", "finalize.scores=@a.json"]` ->
     `{"aux-towers": {"weight": 0.3}, ...}` (`@file` values are read from JSON/YAML)."""
     from nasc.compiler import parse_pass_options as _parse
 

@@ -64,7 +64,7 @@ def default_pipeline(cells: int | None = None, channels: int | None = None,
 
 
 def parse_pass_options(items: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """`["aux-towers.weight=0.3", "finalize.weights=@alphas.json"]` -> per-pass options, read by
+    """`["aux-towers.weight=0.3", "finalize.scores=@alphas.json"]` -> per-pass options, read by
     the one command-line `KEY=VALUE` parser (`nasc.overrides`; a value `@file` is the content of a
     JSON or YAML file). A malformed item is a `ConfigError`."""
     from nasc.overrides import parse_overrides

@@ -6,7 +6,7 @@ Usage:
     parse_overrides(["trainer.epochs=50", "optimizer.betas=[0.5, 0.999]"])
         # [("trainer.epochs", 50), ("optimizer.betas", [0.5, 0.999])]
     parse_overrides(["C=16", "name='x'"], dotted=False)             # [("C", 16), ("name", "x")]
-    parse_overrides(["finalize.weights=@alphas.yaml"], flag="--option", at_files=True)
+    parse_overrides(["finalize.scores=@alphas.yaml"], flag="--option", at_files=True)
 
 Keys: dot-separated parts, each a letter or `_` followed by letters, digits, `_` or `-`
 (`aux-towers.weight`); with `dotted=False` one Python identifier (a model param). The item is

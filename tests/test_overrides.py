@@ -60,10 +60,10 @@ def test_invalid_yaml_suggests_quoting() -> None:
 def test_at_files_read_through_the_guarded_loader(tmp_path: Path) -> None:
     good = tmp_path / "w.yaml"
     good.write_text("normal: [[0.1, 0.9]]\n")
-    assert parse_overrides([f"finalize.weights=@{good}"], flag="--option", at_files=True) == [
-        ("finalize.weights", {"normal": [[0.1, 0.9]]})]
+    assert parse_overrides([f"finalize.scores=@{good}"], flag="--option", at_files=True) == [
+        ("finalize.scores", {"normal": [[0.1, 0.9]]})]
     with pytest.raises(ConfigError):  # without at_files, `@` is just invalid YAML
-        parse_overrides([f"finalize.weights=@{good}"])
+        parse_overrides([f"finalize.scores=@{good}"])
     dup = tmp_path / "d.yaml"
     dup.write_text("a: 1\na: 2\n")
     with pytest.raises(ConfigError) as exc:

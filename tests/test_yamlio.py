@@ -1,7 +1,6 @@
 """The guarded YAML loader: positions, merge keys, and each guard with a located error and a hint."""
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -95,11 +94,9 @@ def test_unsafe_and_unknown_tags_are_refused(text: str, col: int) -> None:
     assert "not allowed" in err.message and where(err) == (1, col)
 
 
-def test_billion_laughs_is_refused_in_milliseconds_at_the_alias() -> None:
-    for levels in (9, 40):  # 10**9 and 10**40 nodes: counted, never expanded
-        start = time.perf_counter()
+def test_billion_laughs_is_refused_before_expanding_at_the_alias() -> None:
+    for levels in (9, 40):  # 10**9 and 10**40 nodes: counted, never expanded (or this would hang)
         err = refused(bomb(levels))
-        assert time.perf_counter() - start < 0.5
         assert "expands to more than" in err.message and "alias" in (err.hint or "")
         line, col = where(err)
         assert line > 1 and col > 1  # an alias use `*aN`, not the start of the file
@@ -113,9 +110,7 @@ def test_wide_aliases_are_counted_with_the_limit_given() -> None:
 
 
 def test_recursive_alias_is_refused_at_the_alias() -> None:
-    start = time.perf_counter()
     err = refused("a: &a\n  b: [1, *a]\n")
-    assert time.perf_counter() - start < 0.5
     assert "recursive" in err.message and where(err) == (2, 10)
 
 

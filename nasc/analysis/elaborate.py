@@ -2,8 +2,9 @@
 every tensor shape inferred. The one implementation of the model semantics of docs/internals.md.
 
 Layout: the param values (after overrides) evaluate `cells`, `channels`, `reductions` (default
-the DARTS rule `cells // 3, 2 * cells // 3`) and `growth`. The width starts at `channels` and is
-multiplied by `growth` at each reduction cell (the reduction cell already has the new width).
+the DARTS rule `cells // 3, 2 * cells // 3`) and `growth`. The cell channel count starts at
+`channels` and is multiplied by `growth` at each reduction cell (the reduction cell already has
+the new count).
 
 States: the stems are chained (stem j reads stem j-1, stem 0 the input; at least one stem, and
 `stem = identity` passes the input on); their outputs, then one per cell instance, are the
@@ -11,10 +12,10 @@ global states. Cell i with k inputs reads the k states before it; when
 fewer exist the first state is repeated in front (CIFAR: s0 = s1 = stem).
 
 Contexts (`shapes.CallContext`): stems `stride 1, affine true` and need an explicit `C_out`;
-cell input preprocessing `C_out = width, stride = H(input) // H(last input)`; cell edges
-`C_out = width, stride = 2` when a reduction cell's edge reads a cell input (else 1); cell ops
+cell input preprocessing `C_out = channels, stride = H(input) // H(last input)`; cell edges
+`C_out = channels, stride = 2` when a reduction cell's edge reads a cell input (else 1); cell ops
 `affine = model.affine`; the head and the aux head `C_out = classes`, `stride 1`, `affine true`.
-Node combine: `sum`, `concat`, `proj` (concat, then a 1x1 `conv` + `bn` to the width, a pipeline
+Node combine: `sum`, `concat`, `proj` (concat, then a 1x1 `conv` + `bn` to the cell's channel count, a pipeline
 whose `call` is `OpCall(op="proj")`). Cell output: `concat` or `sum` of its output states. The
 head reads the last state and must give `(classes, 1, 1)`; the aux head reads cell `after`.
 
@@ -189,7 +190,7 @@ class _Elaborator:
         input_shape: Shape = (inp[0], inp[1], inp[2])
         classes = self._int(m.classes, "classes", m.span)
         n_cells = self._int(lay.cells, "cells", lay.span, minimum=0)
-        width = self._int(lay.channels, "channels", lay.span)
+        channels = self._int(lay.channels, "channels", lay.span)
         if lay.reductions is None:
             reductions = set(default_reductions(n_cells))
         else:
@@ -236,15 +237,15 @@ class _Elaborator:
         for i in range(n_cells):
             red = i in reductions
             if red:
-                w = width * growth
+                w = channels * growth
                 if isinstance(w, float):
                     if not w.is_integer():
-                        raise ValidationError(f"cell {i}: width {width} * growth {growth} is not an integer",
+                        raise ValidationError(f"cell {i}: {channels} channels * growth {growth} is not an integer",
                                               lay.span)
                     w = int(w)
-                width = w
+                channels = w
             tmpl = templates["reduce" if red else "normal"]
-            cell, out = self._cell(i, tmpl, red, width, states)
+            cell, out = self._cell(i, tmpl, red, channels, states)
             if cell is not None:
                 cells.append(cell)
             states.append(out)
@@ -286,7 +287,7 @@ class _Elaborator:
         return p
 
     # -- one cell instance -----------------------------------------------------------------
-    def _cell(self, i: int, t: Cell, red: bool, width: int, states: list[Shape]) -> tuple[CellInst | None, Shape]:
+    def _cell(self, i: int, t: Cell, red: bool, channels: int, states: list[Shape]) -> tuple[CellInst | None, Shape]:
         """Elaborate cell instance `i`; on errors return (None, a nominal output shape)."""
         k = len(t.inputs)
         n = len(states)
@@ -309,7 +310,7 @@ class _Elaborator:
                              site, ci.span, i)
                 env[ci.name], ok = None, False
                 continue
-            ctx = CallContext(s, width, max(1, s[1] // last_h), self.affine)
+            ctx = CallContext(s, channels, max(1, s[1] // last_h), self.affine)
             try:
                 p = self._site_pipeline(("input", t.name, ci.name), ci.op, ctx, site, ci.span, i)
             except _Failed:
@@ -321,7 +322,7 @@ class _Elaborator:
 
         nodes: list[NodeInst] = []
         for node in t.nodes:
-            inst, shape = self._node(i, t, node, red, width, env, input_names)
+            inst, shape = self._node(i, t, node, red, channels, env, input_names)
             env[node.name] = shape
             if inst is None:
                 ok = False
@@ -346,11 +347,11 @@ class _Elaborator:
             h = max(1, -(-last_h // 2)) if red else last_h
             last_w = states[sources[-1]][2] if sources else 1
             ww = max(1, -(-last_w // 2)) if red else last_w
-            c = width * len(t.output) if t.output_combine == "concat" else width
+            c = channels * len(t.output) if t.output_combine == "concat" else channels
             return None, (c, h, ww)
-        return CellInst(i, t.name, red, width, tuple(inputs), tuple(nodes), t.output, t.output_combine, out), out
+        return CellInst(i, t.name, red, channels, tuple(inputs), tuple(nodes), t.output, t.output_combine, out), out
 
-    def _node(self, i: int, t: Cell, node: Node, red: bool, width: int, env: dict[str, Shape | None],
+    def _node(self, i: int, t: Cell, node: Node, red: bool, channels: int, env: dict[str, Shape | None],
               input_names: set[str]) -> tuple[NodeInst | None, Shape | None]:
         edges: list[EdgeInst] = []
         complete = True
@@ -367,7 +368,7 @@ class _Elaborator:
             if s is None:
                 complete = False  # its input already failed: reported there
                 continue
-            ctx = CallContext(s, width, 2 if red and e.input in input_names else 1, self.affine)
+            ctx = CallContext(s, channels, 2 if red and e.input in input_names else 1, self.affine)
             try:
                 if isinstance(e.op, Choice):
                     op: Pipeline | Mixed = self._mixed(tid, e.op, ctx, e.span, i)
@@ -400,14 +401,14 @@ class _Elaborator:
                 shape = first.out_shape
             else:
                 cat = (sum(ed.out_shape[0] for ed in edges), first.out_shape[1], first.out_shape[2])
-                shape = cat if node.combine == "concat" else (width, cat[1], cat[2])
+                shape = cat if node.combine == "concat" else (channels, cat[1], cat[2])
         if not complete:
             # partial: a sum or proj node still has a trustworthy shape for later checks
             return None, (shape if node.combine != "concat" else None)
         assert shape is not None
         proj = None
         if node.combine == "proj":
-            proj = self._proj(t, node, cat, width)  # type: ignore[possibly-undefined]
+            proj = self._proj(t, node, cat, channels)  # type: ignore[possibly-undefined]
             shape = proj.out_shape
         return NodeInst(node.name, tuple(edges), node.combine, node.keep, shape, proj, node.span), shape
 
@@ -427,13 +428,13 @@ class _Elaborator:
             return first
         return (sum(s[0] for s in shapes), first[1], first[2])
 
-    def _proj(self, t: Cell, node: Node, cat: Shape, width: int) -> Pipeline:
-        """The 1x1 conv + bn of a `proj` combine, from the concatenated edges to the cell width."""
-        key = ("proj", t.name, node.name, cat, width)
+    def _proj(self, t: Cell, node: Node, cat: Shape, channels: int) -> Pipeline:
+        """The 1x1 conv + bn of a `proj` combine, from the concatenated edges to the cell's channel count."""
+        key = ("proj", t.name, node.name, cat, channels)
         hit = self.memo.get(key)
         if not isinstance(hit, Pipeline):
             conv, bn = get_primitive("conv"), get_primitive("bn")
-            cp = conv.Params(out=width, k=1)
+            cp = conv.Params(out=channels, k=1)
             mid = conv.infer_shape(cp, (cat,))
             calls = (PrimCall("conv", cp, (cat,), mid, "proj/0:conv", node.span),
                      PrimCall("bn", bn.Params(affine=self.affine), (mid,), mid, "proj/1:bn", node.span))

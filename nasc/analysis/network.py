@@ -92,7 +92,7 @@ class CellInst:
     index: int
     template: str
     reduction: bool
-    width: int  # the cell's C (C_out of its edges)
+    channels: int  # the cell's C (C_out of its edges)
     inputs: tuple[InputInst, ...]
     nodes: tuple[NodeInst, ...]
     output: tuple[str, ...]

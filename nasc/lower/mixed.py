@@ -1,7 +1,7 @@
 """The mixed op of a choice edge: `sum_i w_i * op_i(x)`, built like DARTS' search `MixedOp`.
 
 Interface (called by `nasc.lower.modules.build_mixed`):
-`MixedOp(candidates, names, out_channels=None)`, `forward(x, weights_row)` where `weights_row`
+`MixedOp(candidates, names, out_channels=None)`, `forward(x, mixing_row)` where `mixing_row`
 holds one (already normalised) mixing weight per candidate, in candidate order.
 
 As in DARTS, a pool candidate ('pool' in its name) is followed by `BatchNorm2d(C, affine=False)`;
@@ -37,7 +37,7 @@ _OUTPUT_NOT_SAVED = (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d)
 
 
 class MixedOp(nn.Module):
-    """Weighted sum of candidate ops; `weights_row` holds one (normalised) weight per candidate.
+    """Weighted sum of candidate ops; `mixing_row` holds one (normalised) weight per candidate.
 
     `out_channels` is the width of the edge output, needed for the batch norm DARTS adds after
     pool candidates (pools keep the channel count, so it is also their input width).
@@ -61,8 +61,8 @@ class MixedOp(nn.Module):
         self._shared_relu = any(p[1] for p in self._plan)
         self._zero = next((op for op in ops if isinstance(op, Zero)), None)
 
-    def forward(self, x: Tensor, weights_row: Tensor) -> Tensor:
-        ws = weights_row.unbind(0)
+    def forward(self, x: Tensor, mixing_row: Tensor) -> Tensor:
+        ws = mixing_row.unbind(0)
         rx = F.relu(x) if self._shared_relu else x
         out: Tensor | None = None
         for i, shared, steps, bn in self._plan:

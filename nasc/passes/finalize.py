@@ -1,7 +1,7 @@
-"""`finalize`: a search space plus architecture weights -> a discrete network.
+"""`finalize`: a search space plus architecture scores -> a discrete network.
 
-Weights are keyed by template edge id (`normal.n2.e0`), one row per choice edge with one value per
-candidate, given either as raw logits (`logits=true`, the default: softmax per edge, as DARTS'
+Scores (DARTS' alphas, a random draw's one-hot rows, ...) are keyed by template edge id
+(`normal.n2.e0`), one row per choice edge with one value per candidate, given either as raw logits (`logits=true`, the default: softmax per edge, as DARTS'
 `genotype()` does) or as probabilities. The rule (`darts` by default, see `finalize_rules`) picks
 each node's edges and ops; the result has no `choice` and no `keep` left.
 """
@@ -29,7 +29,7 @@ def softmax(xs: Sequence[float]) -> list[float]:
     return [x / s for x in ex]
 
 
-def weights_from_matrices(model: Model, matrices: Mapping[str, Any]) -> dict[str, list[float]]:
+def scores_from_matrices(model: Model, matrices: Mapping[str, Any]) -> dict[str, list[float]]:
     """Turn per-template matrices (rows in `choice_edge_ids` order, e.g. DARTS alphas as tensors or
     nested lists) into the per-edge dict `finalize` takes."""
     out: dict[str, list[float]] = {}
@@ -38,38 +38,38 @@ def weights_from_matrices(model: Model, matrices: Mapping[str, Any]) -> dict[str
         if not ids:
             continue
         if cell.name not in matrices:
-            raise PassError(f"no architecture weights for cell template `{cell.name}`", cell.span)
+            raise PassError(f"no architecture scores (alphas) for cell template `{cell.name}`", cell.span)
         m = matrices[cell.name]
         rows = m.tolist() if hasattr(m, "tolist") else [list(r) for r in m]
         if len(rows) != len(ids):
-            raise PassError(f"cell `{cell.name}` has {len(ids)} choice edges but its weight matrix "
+            raise PassError(f"cell `{cell.name}` has {len(ids)} choice edges but its score matrix "
                             f"has {len(rows)} rows", cell.span)
         out.update({i: [float(x) for x in r] for i, r in zip(ids, rows)})
     return out
 
 
-def _check_weights(model: Model, weights: Mapping[str, Sequence[float]]) -> None:
+def _check_scores(model: Model, scores: Mapping[str, Sequence[float]]) -> None:
     known: dict[str, int] = {}
     for cell in model.cells:
         for node in cell.nodes:
             for i, e in enumerate(node.edges):
                 if isinstance(e.op, Choice):
                     known[edge_id(cell.name, node.name, i)] = len(e.op.candidates)
-    missing = [k for k in known if k not in weights]
+    missing = [k for k in known if k not in scores]
     if missing:
-        raise PassError(f"no weights for choice edge(s) {', '.join(missing[:4])}"
+        raise PassError(f"no scores for choice edge(s) {', '.join(missing[:4])}"
                         + (f" and {len(missing) - 4} more" if len(missing) > 4 else ""),
-                        hint="weights are keyed by template edge id, e.g. `normal.n0.e1`")
-    extra = sorted(k for k in weights if k not in known)
+                        hint="scores are keyed by template edge id, e.g. `normal.n0.e1`")
+    extra = sorted(k for k in scores if k not in known)
     if extra:
-        raise PassError(f"weights given for unknown choice edge(s) {', '.join(extra[:4])}",
-                        hint="weights are keyed by template edge id of a choice edge, e.g. `normal.n0.e1`")
+        raise PassError(f"scores given for unknown choice edge(s) {', '.join(extra[:4])}",
+                        hint="scores are keyed by template edge id of a choice edge, e.g. `normal.n0.e1`")
     for k, n in known.items():
-        row = weights[k]
+        row = scores[k]
         if len(row) != n:
-            raise PassError(f"weights of `{k}` have {len(row)} values for {n} candidates")
+            raise PassError(f"scores of `{k}` have {len(row)} values for {n} candidates")
         if not all(math.isfinite(x) for x in row):
-            raise PassError(f"weights of `{k}` are not all finite: {list(row)}")
+            raise PassError(f"scores of `{k}` are not all finite: {list(row)}")
 
 
 def _finalize_cell(cell: Cell, probs: Mapping[str, list[float]], rule_name: str) -> Cell:
@@ -86,24 +86,25 @@ def _finalize_cell(cell: Cell, probs: Mapping[str, list[float]], rule_name: str)
     return cell.model_copy(update={"nodes": tuple(nodes)})
 
 
-def finalize(model: Model, weights: Mapping[str, Sequence[float]], logits: bool = True,
+def finalize(model: Model, scores: Mapping[str, Sequence[float]], logits: bool = True,
              rule: str = "darts") -> Model:
-    """Return the discrete network chosen from space `model` by `weights` under `rule`."""
-    _check_weights(model, weights)
-    probs = {k: (softmax(list(v)) if logits else [float(x) for x in v]) for k, v in weights.items()}
+    """Return the discrete network chosen from space `model` by the per-candidate `scores` (keyed
+    by template edge id; raw logits, softmaxed per edge, unless `logits=False`) under `rule`."""
+    _check_scores(model, scores)
+    probs = {k: (softmax(list(v)) if logits else [float(x) for x in v]) for k, v in scores.items()}
     return model.model_copy(update={"cells": tuple(_finalize_cell(c, probs, rule) for c in model.cells)})
 
 
 class Finalize(CompilerPass):
-    """Derive a discrete network from a search space and its architecture weights."""
+    """Derive a discrete network from a search space and its architecture scores."""
 
     name = "finalize"
-    summary = "search space + architecture weights -> discrete network (DARTS rule)"
+    summary = "search space + architecture scores -> discrete network (DARTS rule)"
 
-    weights: dict[str, list[float]] = Field(default_factory=dict,
+    scores: dict[str, list[float]] = Field(default_factory=dict,
                                             description="per template choice edge id: one value per candidate")
-    logits: bool = Field(default=True, description="weights are raw logits (softmax per edge), else probabilities")
+    logits: bool = Field(default=True, description="scores are raw logits (softmax per edge), else probabilities")
     rule: str = Field(default="darts", description="finalization rule: darts | argmax")
 
     def run(self, model: Model) -> Model:
-        return finalize(model, self.weights, self.logits, self.rule)
+        return finalize(model, self.scores, self.logits, self.rule)

@@ -18,7 +18,7 @@ from nasc.errors import ValidationError
 from nasc.ir.model import Model
 from nasc.ir.queries import is_search_space
 from nasc.passes.affine_bn import set_affine
-from nasc.passes.finalize import finalize, weights_from_matrices
+from nasc.passes.finalize import finalize, scores_from_matrices
 
 
 def supernet(space: Model) -> Model:
@@ -41,6 +41,6 @@ def derive(space: Model, alphas: Mapping[str, Any], *, rule: str = "darts",
     with `keep k` the k strongest edges (the `finalize` pass, softmax per edge). The result has
     affine batch norms (an evaluation network) unless `affine=False`.
     """
-    weights = weights_from_matrices(space, alphas)
-    final = finalize(space, weights, logits=True, rule=rule)
+    scores = scores_from_matrices(space, alphas)
+    final = finalize(space, scores, logits=True, rule=rule)
     return set_affine(final, affine)

@@ -48,7 +48,7 @@ def sample_choices(space: Model, rng: _random.Random) -> dict[str, str | None]:
     return picks
 
 
-def choice_weights(space: Model, picks: Mapping[str, str | None]) -> dict[str, list[float]]:
+def choice_scores(space: Model, picks: Mapping[str, str | None]) -> dict[str, list[float]]:
     """One-hot probabilities for `finalize` (`logits=False`, rule `darts`) encoding `picks`."""
     weights: dict[str, list[float]] = {}
     for cell in space.cells:
@@ -69,7 +69,7 @@ def choice_weights(space: Model, picks: Mapping[str, str | None]) -> dict[str, l
 
 def from_choices(space: Model, picks: Mapping[str, str | None]) -> Model:
     """The discrete network of `space` that `picks` (from `sample_choices`) describes."""
-    return finalize(space, choice_weights(space, picks), logits=False, rule="darts")
+    return finalize(space, choice_scores(space, picks), logits=False, rule="darts")
 
 
 def sample(space: Model, rng: _random.Random) -> Model:

@@ -86,7 +86,7 @@ def test_compile_finalizes_a_space_with_weights(tmp_path: Path) -> None:
     wfile.write_text(json.dumps(weights))
     out = tmp_path / "m.pt"
     res = compile_(str(EXAMPLES / "darts_space.nas"), "-o", str(out), "--set", "C=4", "--set", "layers=5",
-                   "--passes", "finalize,affine-bn", "--option", f"finalize.weights=@{wfile}", "--verify")
+                   "--passes", "finalize,affine-bn", "--option", f"finalize.scores=@{wfile}", "--verify")
     assert res.exit_code == 0, res.output
     net = nasc.load(out)
     assert {e.op.op for c in net.model.cells for n in c.nodes for e in n.edges} == {"sep_conv_3x3"}

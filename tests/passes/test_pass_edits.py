@@ -128,7 +128,7 @@ def test_scale_up_updates_the_params_the_layout_names() -> None:
     network = elaborate(out)
     assert [c.index for c in network.cells if c.reduction] == [6, 13]
     assert network.stems[0].out_shape == (108, 32, 32)  # the stem width `C * 3` follows C, as in DARTS
-    assert network.cells[0].width == 36 and network.cells[19].width == 144
+    assert network.cells[0].channels == 36 and network.cells[19].channels == 144
 
 
 def test_scale_up_recomputes_explicit_reductions_and_moves_the_aux_tower() -> None:

@@ -16,7 +16,7 @@ from nasc.frontend import load_model
 from nasc.ir.model import Choice, Model, OpCall
 from nasc.ir.queries import is_search_space
 from nasc.passes import run_pipeline
-from nasc.passes.finalize import finalize, softmax, weights_from_matrices
+from nasc.passes.finalize import finalize, softmax, scores_from_matrices
 from nasc.passes.finalize_rules import rule_names
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reference"))
@@ -57,7 +57,7 @@ def test_darts_rule_matches_reference_genotype(space: Model, seed: int) -> None:
     with torch.no_grad():
         net.alphas_normal.normal_(0, 1)
         net.alphas_reduce.normal_(0, 1)
-    weights = weights_from_matrices(space, {"normal": net.alphas_normal.detach(), "reduce": net.alphas_reduce.detach()})
+    weights = scores_from_matrices(space, {"normal": net.alphas_normal.detach(), "reduce": net.alphas_reduce.detach()})
     out = finalize(space, weights)
     g = net.genotype()
     assert gene(out, "normal") == ref_gene(g.normal)
@@ -69,7 +69,7 @@ def test_darts_rule_matches_reference_genotype(space: Model, seed: int) -> None:
 def test_probabilities_flag(space: Model) -> None:
     torch.manual_seed(5)
     m = {"normal": torch.randn(14, 8), "reduce": torch.randn(14, 8)}
-    logits = weights_from_matrices(space, m)
+    logits = scores_from_matrices(space, m)
     probs = {k: softmax(v) for k, v in logits.items()}
     assert finalize(space, probs, logits=False) == finalize(space, logits)
     assert sum(probs["normal.n0.e0"]) == pytest.approx(1.0)
@@ -112,9 +112,9 @@ def test_argmax_rule_drops_none_edges_of_sum_nodes(space: Model) -> None:
 def test_finalize_errors_name_the_edge(space: Model) -> None:
     w = {f"{c}.n{i}.e{j}": [0.0] * 8 for c in ("normal", "reduce") for i in range(4) for j in range(i + 2)}
     partial = {k: v for k, v in w.items() if k != "reduce.n3.e4"}
-    with pytest.raises(PassError, match=r"no weights for choice edge\(s\) reduce\.n3\.e4"):
+    with pytest.raises(PassError, match=r"no scores for choice edge\(s\) reduce\.n3\.e4"):
         finalize(space, partial)
-    with pytest.raises(PassError, match=r"weights of `normal\.n0\.e1` have 7 values for 8 candidates"):
+    with pytest.raises(PassError, match=r"scores of `normal\.n0\.e1` have 7 values for 8 candidates"):
         finalize(space, {**w, "normal.n0.e1": [0.0] * 7})
     with pytest.raises(PassError, match=r"unknown choice edge\(s\) normal\.n9\.e0"):
         finalize(space, {**w, "normal.n9.e0": [0.0] * 8})
@@ -123,8 +123,8 @@ def test_finalize_errors_name_the_edge(space: Model) -> None:
     with pytest.raises(PassError, match="unknown finalize rule `argmx`") as e:
         finalize(space, w, rule="argmx")
     assert e.value.hint == "did you mean `argmax`?"
-    with pytest.raises(PassError, match="has 14 choice edges but its weight matrix has 2 rows"):
-        weights_from_matrices(space, {"normal": [[0.0] * 8] * 2, "reduce": [[0.0] * 8] * 14})
+    with pytest.raises(PassError, match="has 14 choice edges but its score matrix has 2 rows"):
+        scores_from_matrices(space, {"normal": [[0.0] * 8] * 2, "reduce": [[0.0] * 8] * 14})
 
 
 def darts_v2_alphas() -> dict[str, torch.Tensor]:
@@ -144,9 +144,9 @@ def darts_v2_alphas() -> dict[str, torch.Tensor]:
 def test_search_to_evaluation_pipeline_gives_the_published_network(space: Model) -> None:
     """finalize (DARTS_V2 alphas) -> scale-up 20 x 36 -> aux -> drop path -> affine BN has exactly
     the parameters of the reference NetworkCIFAR(36, 10, 20, auxiliary=True, DARTS_V2)."""
-    weights = weights_from_matrices(space, darts_v2_alphas())
+    weights = scores_from_matrices(space, darts_v2_alphas())
     out = run_pipeline(space, "finalize,scale-up,aux-towers,drop-path,affine-bn",
-                       {"finalize": {"weights": weights}, "scale-up": {"cells": 20, "channels": 36}}, verify=True)
+                       {"finalize": {"scores": weights}, "scale-up": {"cells": 20, "channels": 36}}, verify=True)
     report = cost(elaborate(out))
     assert report.params == 3_349_342
     published = ref.NetworkCIFAR(36, 10, 20, True, ref.DARTS_V2)

@@ -15,7 +15,7 @@ from nasc.ir.queries import choice_edge_ids
 from nasc.ir.verify import verify
 from nasc.ops.registry import primitive_table
 from nasc.passes.finalize import finalize
-from nasc.search.random import choice_weights, from_choices, sample, sample_choices
+from nasc.search.random import choice_scores, from_choices, sample, sample_choices
 from nasc.search.random_search import best_trial, draw_architectures, pareto_front
 
 from search_helpers import tiny_space
@@ -77,7 +77,7 @@ def test_choices_are_uniform_enough_and_cover_every_candidate(space: Model) -> N
 def test_a_sample_is_what_finalize_derives_from_its_one_hot_weights(space: Model) -> None:
     picks = sample_choices(space, random.Random(5))
     net = from_choices(space, picks)
-    assert finalize(space, choice_weights(space, picks), logits=False) == net
+    assert finalize(space, choice_scores(space, picks), logits=False) == net
     node = next(n for n in net.cell("reduce").nodes if n.name == "n2")
     want = [(space.cell("reduce").nodes[2].edges[i].input, picks[f"reduce.n2.e{i}"])
             for i in range(4) if picks[f"reduce.n2.e{i}"] is not None]

@@ -209,17 +209,13 @@ def test_duplicate_key_in_an_included_file_points_into_that_file(tmp_path: Path)
     assert exc.value.span is not None and (exc.value.span.file, exc.value.span.line) == (str(base), 3)
 
 
-def test_billion_laughs_config_is_refused_quickly(tmp_path: Path) -> None:
-    import time
-
+def test_billion_laughs_config_is_refused_before_expanding(tmp_path: Path) -> None:
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     for i in range(1, 12):
         lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
     path = write(tmp_path / "bomb.yaml", "\n".join(lines) + "\ntrainer:\n  epochs: 3\n")
-    start = time.perf_counter()
-    with pytest.raises(ConfigError) as exc:
+    with pytest.raises(ConfigError) as exc:  # 10**12 nodes: counted, never built
         load_config(path)
-    assert time.perf_counter() - start < 0.5
     assert "expands to more than" in exc.value.message
     assert exc.value.span is not None and exc.value.span.file == str(path) and exc.value.span.line > 1
 
