@@ -15,13 +15,16 @@ metadata; it imports nothing of nasc above the error tree, so every layer may us
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Generic, TypeVar
 
 from nasc.errors import ConfigError
 
 GROUPS = ("nasc.ops", "nasc.passes", "nasc.searches", "nasc.datasets")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -64,3 +67,66 @@ def entry_points_of(group: str) -> list[PluginEntry]:
 def all_entry_points() -> dict[str, list[PluginEntry]]:
     """Every group's installed entry points (for `nasc plugins`)."""
     return {group: entry_points_of(group) for group in GROUPS}
+
+
+def load_named(group: str) -> Iterator[tuple[PluginEntry, Any]]:
+    """Load each entry point of `group` and yield it with its object, whose `name` attribute must
+    equal the entry point's name (what users write and what the object answers to)."""
+    for ep in entry_points_of(group):
+        obj = ep.load()
+        if getattr(obj, "name", None) != ep.name:
+            raise ConfigError(f"plugin `{ep.name}` ({ep.group}) from {ep.distribution}: its class "
+                              f"says name = {getattr(obj, 'name', None)!r}",
+                              key=f"{ep.group}:{ep.name}",
+                              hint="the entry point's name and the class's `name` must agree")
+        yield ep, obj
+
+
+class Registry(Generic[T]):
+    """Named classes of one kind: the built-ins (listed by `builtins`, read on first use), then the
+    plugins of an entry-point `group`. Each class subclasses `base` and carries its `name`;
+    `make` turns a class into what the registry hands out (an instance, or the class itself)."""
+
+    def __init__(self, kind: str, group: str, base: type, builtins: Callable[[], Iterable[type]],
+                 make: Callable[[type], T]) -> None:
+        self.kind, self.group, self.base = kind, group, base
+        self._builtins, self._make = builtins, make
+        self._items: dict[str, T] = {}
+        self._origins: dict[str, str] = {}
+        self._loaded = False
+
+    def register(self, cls: type, origin: str = "built-in") -> None:
+        """Add `cls` under its `name`; a name may be registered once."""
+        if not (isinstance(cls, type) and issubclass(cls, self.base)):
+            raise ConfigError(f"`{cls!r}` ({origin}) is not a {self.base.__name__} subclass",
+                              key=self.group, hint=f"an `{self.group}` entry point must name a "
+                                                   f"{self.base.__name__} subclass")
+        name = getattr(cls, "name", None)
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{self.kind} class `{cls.__name__}` ({origin}) has no `name`",
+                              key=self.group)
+        if name in self._items:
+            raise ConfigError(f"{self.kind} `{name}` ({origin}) is already defined "
+                              f"({self._origins[name]})", key=self.group,
+                              hint=f"rename the plugin's {self.kind}")
+        self._items[name] = self._make(cls)
+        self._origins[name] = origin
+
+    def _ensure_loaded(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        for cls in self._builtins():
+            self.register(cls)
+        for ep, cls in load_named(self.group):
+            self.register(cls, ep.distribution or "unknown")
+
+    def table(self) -> Mapping[str, T]:
+        """A read-only view of everything registered, by name."""
+        self._ensure_loaded()
+        return MappingProxyType(self._items)
+
+    def origins(self) -> dict[str, str]:
+        """Where each entry comes from: "built-in" or a plugin's distribution name."""
+        self._ensure_loaded()
+        return dict(self._origins)

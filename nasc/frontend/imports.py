@@ -21,6 +21,7 @@ from typing import Any
 
 from nasc.errors import Diagnostics, NameResolutionError, NascError, ParseError, did_you_mean
 from nasc.ir.model import Model, OpDef
+from nasc.ir.serde import locate_mark
 from nasc.resources import stdlib_dir
 from nasc.source import Span
 
@@ -154,18 +155,12 @@ def resolve_model_imports(model: Model, path: str | None,
     `marks` (YAML key path -> span) locates each `imports` item for error messages.
     """
     present = {d.module for d in model.ops}
-    wanted = [(name, _mark(marks, ("imports", i))) for i, name in enumerate(model.imports)
+    wanted = [(name, locate_mark(marks, ("imports", i))) for i, name in enumerate(model.imports)
               if name not in present]
     if not wanted:
         return model
     imported = resolve_imports(wanted, path)
     return model.model_copy(update={"ops": imported + model.ops})
-
-
-def _mark(marks: Mapping[tuple[Any, ...], Span] | None, path: tuple[Any, ...]) -> Span | None:
-    """The mark of the deepest prefix of `path` that has one."""
-    if not marks:
-        return None
     for n in range(len(path), -1, -1):
         if path[:n] in marks:
             return marks[path[:n]]

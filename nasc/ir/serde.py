@@ -138,7 +138,7 @@ def _field_names() -> list[str]:
     return sorted(names)
 
 
-def _locate(marks: Mapping[tuple[Any, ...], Span] | None, path: tuple[Any, ...]) -> Span | None:
+def locate_mark(marks: Mapping[tuple[Any, ...], Span] | None, path: tuple[Any, ...]) -> Span | None:
     """The mark of the deepest prefix of `path` that has one."""
     if not marks:
         return None
@@ -161,13 +161,13 @@ def _translate(exc: Any, data: Any, marks: Mapping[tuple[Any, ...], Span] | None
             name = path[-1] if path else (loc[-1] if loc else "?")
             key = _dotted(parent)
             msg, hint = f"`{key}` is missing the key `{name}`", None
-            span = _locate(marks, parent)
+            span = locate_mark(marks, parent)
             path = parent + (name,)
         elif typ == "extra_forbidden":
             name = path[-1] if path else "?"
             msg = f"unknown key `{name}` in `{_dotted(path[:-1])}`"
             hint = did_you_mean(str(name), _field_names())
-            span = _locate(marks, path)
+            span = locate_mark(marks, path)
         else:
             text = str(err.get("msg", "invalid value"))
             if text.startswith("Value error, "):
@@ -177,7 +177,7 @@ def _translate(exc: Any, data: Any, marks: Mapping[tuple[Any, ...], Span] | None
             if isinstance(inner, NascError):
                 text = inner.message
             msg, hint = f"`{_dotted(path)}`: {text}", getattr(inner, "hint", None)
-            span = _locate(marks, path)
+            span = locate_mark(marks, path)
             if isinstance(inner, ParseError):  # an expression scalar the grammar cannot read
                 if path not in seen:
                     seen.add(path)
@@ -206,7 +206,7 @@ def from_data(data: Any, path: str | None = None,
     version = data.get("ir_version", IR_VERSION)
     if version != IR_VERSION or isinstance(version, bool):
         raise ValidationError(f"ir_version {version!r} is not supported (this nasc reads ir_version {IR_VERSION})",
-                              _locate(marks, ("ir_version",)) or where,
+                              locate_mark(marks, ("ir_version",)) or where,
                               "re-export the model with a matching nasc, or convert it by hand",
                               key="ir_version")
     _normalize_kinds(data)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from nasc.errors import ConfigError, NameResolutionError, did_you_mean
+from nasc.errors import NameResolutionError, did_you_mean
+from nasc.plugins import Registry
 
 if TYPE_CHECKING:
     from torch import nn
@@ -56,74 +56,47 @@ class Primitive(ABC):
         """The torch module; its forward takes `arity` tensors (a variadic op takes *xs)."""
 
 
-_REGISTRY: dict[str, Primitive] = {}
-_ORIGIN: dict[str, str] = {}  # name -> "built-in" or the plugin's distribution
-_loaded = False
+def _builtin_primitives() -> tuple[type[Primitive], ...]:
+    from nasc.ops.primitives import BUILTIN_PRIMITIVES
+
+    return BUILTIN_PRIMITIVES
+
+
+# one instance per primitive: the built-ins of `nasc.ops.primitives`, then `nasc.ops` plugins
+REGISTRY: Registry[Primitive] = Registry("primitive", "nasc.ops", Primitive, _builtin_primitives,
+                                         lambda cls: cls())
 
 
 def register_primitive(cls: type[Primitive], origin: str = "built-in") -> None:
     """Add a primitive class under `cls.name`; a name may be registered once."""
-    if not (isinstance(cls, type) and issubclass(cls, Primitive)):
-        raise ConfigError(f"`{cls!r}` ({origin}) is not a Primitive subclass", key="nasc.ops",
-                          hint="an `nasc.ops` entry point must name a nasc.ops.Primitive subclass")
-    name = getattr(cls, "name", None)
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"primitive class `{cls.__name__}` ({origin}) has no `name`", key="nasc.ops")
-    if name in _REGISTRY:
-        raise ConfigError(f"primitive `{name}` ({origin}) is already defined ({_ORIGIN[name]})",
-                          key="nasc.ops", hint="rename the plugin's primitive")
-    _REGISTRY[name] = cls()
-    _ORIGIN[name] = origin
-
-
-def _ensure_loaded() -> None:
-    """Register the built-ins, then the plugins' `nasc.ops` entry points (once)."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    from nasc.ops.primitives import BUILTIN_PRIMITIVES
-    from nasc.plugins import entry_points_of
-
-    for cls in BUILTIN_PRIMITIVES:
-        register_primitive(cls)
-    for ep in entry_points_of("nasc.ops"):
-        cls = ep.load()
-        if getattr(cls, "name", None) != ep.name:
-            raise ConfigError(f"plugin primitive `{ep.name}` ({ep.distribution}): its class says "
-                              f"name = {getattr(cls, 'name', None)!r}", key=f"nasc.ops:{ep.name}",
-                              hint="the entry point's name and the class's `name` must agree")
-        register_primitive(cls, ep.distribution or "unknown")
+    REGISTRY.table()  # the built-ins first, so a clash names the one already there
+    REGISTRY.register(cls, origin)
 
 
 def get_primitive(name: str) -> Primitive:
     """The primitive named `name`; unknown names raise with a did-you-mean hint."""
-    _ensure_loaded()
+    table = REGISTRY.table()
     try:
-        return _REGISTRY[name]
+        return table[name]
     except KeyError:
-        raise NameResolutionError(f"unknown primitive `{name}`", hint=did_you_mean(name, _REGISTRY)) from None
+        raise NameResolutionError(f"unknown primitive `{name}`", hint=did_you_mean(name, table)) from None
 
 
 def is_primitive(name: str) -> bool:
     """Whether `name` is a registered primitive."""
-    _ensure_loaded()
-    return name in _REGISTRY
+    return name in REGISTRY.table()
 
 
 def primitive_names() -> list[str]:
     """All registered primitive names, sorted."""
-    _ensure_loaded()
-    return sorted(_REGISTRY)
+    return sorted(REGISTRY.table())
 
 
 def primitive_table() -> Mapping[str, Primitive]:
     """A read-only view of the registered primitives by name (what `ir.verify` checks against)."""
-    _ensure_loaded()
-    return MappingProxyType(_REGISTRY)
+    return REGISTRY.table()
 
 
 def primitive_origins() -> dict[str, str]:
     """Where each primitive comes from: "built-in" or a plugin's distribution name."""
-    _ensure_loaded()
-    return dict(_ORIGIN)
+    return REGISTRY.origins()

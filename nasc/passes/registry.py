@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
 from nasc.errors import ConfigError, PassError, did_you_mean
+from nasc.plugins import Registry
 from nasc.ir.model import Model
 
 
@@ -47,64 +48,40 @@ class CompilerPass(BaseModel):
         return PassResult(self.name, new, new != model)
 
 
-_PASSES: dict[str, type[CompilerPass]] = {}
-_ORIGIN: dict[str, str] = {}  # name -> "built-in" or the plugin's distribution
-_loaded = False
+def _builtin_passes() -> tuple[type[CompilerPass], ...]:
+    from nasc.passes.builtin import BUILTIN_PASSES
+
+    return BUILTIN_PASSES
+
+
+# the adapter classes: the built-ins of `nasc.passes.builtin`, then `nasc.passes` plugins
+REGISTRY: Registry[type[CompilerPass]] = Registry("pass", "nasc.passes", CompilerPass,
+                                                  _builtin_passes, lambda cls: cls)
 
 
 def register_pass(cls: type[CompilerPass], origin: str = "built-in") -> None:
     """Add a pass adapter class under its `name` (a name may be registered once)."""
-    if not (isinstance(cls, type) and issubclass(cls, CompilerPass)):
-        raise ConfigError(f"`{cls!r}` ({origin}) is not a CompilerPass subclass", key="nasc.passes",
-                          hint="an `nasc.passes` entry point must name a CompilerPass subclass")
-    if not cls.name:
-        raise ConfigError(f"pass class `{cls.__name__}` ({origin}) has no `name`", key="nasc.passes")
-    if cls.name in _PASSES:
-        raise ConfigError(f"pass `{cls.name}` ({origin}) is already defined ({_ORIGIN[cls.name]})",
-                          key="nasc.passes", hint="rename the plugin's pass")
-    _PASSES[cls.name] = cls
-    _ORIGIN[cls.name] = origin
-
-
-def _ensure_loaded() -> None:
-    """Register the built-in passes (`nasc.passes.builtin`), then the plugins' (once)."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    from nasc.passes.builtin import BUILTIN_PASSES
-    from nasc.plugins import entry_points_of
-
-    for cls in BUILTIN_PASSES:
-        register_pass(cls)
-    for ep in entry_points_of("nasc.passes"):
-        cls = ep.load()
-        if getattr(cls, "name", None) != ep.name:
-            raise ConfigError(f"plugin pass `{ep.name}` ({ep.distribution}): its class says "
-                              f"name = {getattr(cls, 'name', None)!r}", key=f"nasc.passes:{ep.name}",
-                              hint="the entry point's name and the class's `name` must agree")
-        register_pass(cls, ep.distribution or "unknown")
+    REGISTRY.table()  # the built-ins first, so a clash names the one already there
+    REGISTRY.register(cls, origin)
 
 
 def pass_origins() -> dict[str, str]:
     """Where each pass comes from: "built-in" or a plugin's distribution name."""
-    _ensure_loaded()
-    return dict(_ORIGIN)
+    return REGISTRY.origins()
 
 
 def pass_names() -> list[str]:
     """Names of all registered passes, sorted."""
-    _ensure_loaded()
-    return sorted(_PASSES)
+    return sorted(REGISTRY.table())
 
 
 def get_pass(name: str) -> type[CompilerPass]:
     """The adapter class of pass `name`; unknown names raise `PassError` with a did-you-mean hint."""
-    _ensure_loaded()
+    table = REGISTRY.table()
     try:
-        return _PASSES[name]
+        return table[name]
     except KeyError:
-        hint = did_you_mean(name, _PASSES) or f"known passes: {', '.join(sorted(_PASSES))}"
+        hint = did_you_mean(name, table) or f"known passes: {', '.join(sorted(table))}"
         raise PassError(f"unknown pass `{name}`", hint=hint) from None
 
 

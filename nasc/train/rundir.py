@@ -160,10 +160,14 @@ class RunDir:
 
     def read_config(self) -> dict[str, Any]:
         """The stored `config.yaml` as a mapping."""
+        from nasc.yamlio import load_yaml
+
         try:
-            data = yaml.safe_load(self.config_path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
+            text = self.config_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
             raise CheckpointError(f"cannot read `{self.config_path}`: {exc}") from None
+        # the guarded loader: a run folder may come from elsewhere (no tags, bombs or duplicates)
+        data, _ = load_yaml(text, str(self.config_path), error=CheckpointError)
         if not isinstance(data, dict):
             raise CheckpointError(f"`{self.config_path}` is not a config mapping")
         return data

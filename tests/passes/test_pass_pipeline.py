@@ -79,7 +79,8 @@ class _Raises(CompilerPass):
 
 
 def test_verify_names_the_failing_pass_and_those_before(v2: Model, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(registry._PASSES, "break-cells", _BreakCells)
+    registry.REGISTRY.table()
+    monkeypatch.setitem(registry.REGISTRY._items, "break-cells", _BreakCells)
     _BreakCells.name = "break-cells"
     with pytest.raises(PassError) as e:
         run_pipeline(v2, "affine-bn,drop-path,break-cells,aux-towers", verify=True)
@@ -92,7 +93,8 @@ def test_verify_names_the_failing_pass_and_those_before(v2: Model, monkeypatch: 
 
 
 def test_errors_raised_by_a_pass_are_wrapped(v2: Model, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(registry._PASSES, "raises", _Raises)
+    registry.REGISTRY.table()
+    monkeypatch.setitem(registry.REGISTRY._items, "raises", _Raises)
     _Raises.name = "raises"
     with pytest.raises(PassError) as e:
         run_pipeline(v2, "raises", verify=False)
