@@ -13,13 +13,14 @@
     api.search("random", "examples/darts_space.nas", overrides=["search.random.trials=2"])
     api.export_onnx("model.pt", "model.onnx")                       # verified with onnxruntime
     api.draw("final.nas", "cells.svg")                              # graphviz picture
+    api.sweep("final.nas", cells="8:20", channels="16,36", plot="front.png").rows   # macro sweep
     api.plugins()                                                   # ops, passes, searches, datasets
 
 Results are small immutable records (`NamedTuple`s: cheap to define, so importing this module
 stays fast). Errors are `NascError`s (several at once as `Diagnostics`); nothing here prints.
-`load`, `check`, `format_*`, `stats` (without latency), `draw` and `schema` never import torch:
-the torch-backed layers (lowering, training, search, export) are imported inside the functions
-that need them.
+`load`, `check`, `format_*`, `stats` and `sweep` (without latency or training), `draw` and
+`schema` never import torch: the torch-backed layers (lowering, training, search, export) are
+imported inside the functions that need them.
 """
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from nasc.lower.net import NascNet
     from nasc.passes.registry import PassResult
     from nasc.plugins import PluginEntry
+    from nasc.search.sweep import SweepResult
     from nasc.train import events  # imported on first use (`__getattr__`): check never needs it
     from nasc.train.events import Event, EventSink
     from nasc.train.rundir import RunDir
@@ -48,10 +50,10 @@ if TYPE_CHECKING:
 __all__ = [
     "CheckReport", "DrawResult", "FormatResult", "PluginInfo", "SearchInfo", "StatsReport",
     "TrainResult", "check", "check_search_launch", "compile", "create_run", "describe_event", "draw",
-    "events", "export_onnx", "format_file", "format_source", "load", "load_config", "load_module",
+    "events", "export_onnx", "format_file", "format_source", "gallery_eval", "load", "load_config", "load_module",
     "load_search_config", "parse_pass_options", "plugins", "read_model", "resume_search",
     "save_model", "schema", "search", "search_info", "search_names", "search_next_step", "stats",
-    "to_nas", "train",
+    "sweep", "to_nas", "train",
 ]
 
 
@@ -561,6 +563,68 @@ def search_next_step(result: Any) -> str | None:
     from nasc.search.registry import get_search
 
     return get_search(result.algorithm).next_step(result)
+
+
+def gallery_eval(run_dir: PathLike, *, cells: int | None = None, channels: int | None = None,
+                 config: PathLike | None = None, overrides: Sequence[str] = (), full: bool = False,
+                 values: Mapping[str, Any] | None = None, events: EventSink | None = None) -> Any:
+    """Train the frontier models of a Petridish run (`gallery/`) at the given size with the
+    evaluation recipe (`train.yaml`, or `config`), on the executor; returns the rows and the
+    paths of `gallery-eval/results.csv`, `results.json` and the accuracy plot."""
+    from nasc.search.gallery import evaluate_gallery
+
+    return evaluate_gallery(run_dir, cells=cells, channels=channels, config_path=config,
+                            overrides=list(overrides), full=full, values=dict(values or {}),
+                            events=events)
+
+
+# ---- sweep: one network over ranges of its macro skeleton --------------------------------------
+
+
+def sweep(source: PathLike | Model, *, cells: str | int | Sequence[int] | None = None,
+          reductions: str | int | Sequence[int] | None = None, nodes: str | int | Sequence[int] | None = None,
+          channels: str | int | Sequence[int] | None = None, overrides: Overrides = None,
+          latency: bool = False, device: str | None = None, repeat: int = 20, threads: int | None = None,
+          train: bool = False, config: PathLike | None = None, sets: Sequence[str] = (), full: bool = False,
+          values: Mapping[str, Any] | None = None, executor: str | None = None, x: str = "macs",
+          y: str | None = None, csv: PathLike | None = None, json: PathLike | None = None,
+          plot: PathLike | None = None, log: bool = False, events: EventSink | None = None) -> SweepResult:
+    """Measure the network (or search space) in `source` over a grid of macro skeletons.
+
+    Each axis is `"A:B"` (inclusive), `"A:B:STEP"`, `"16,36"`, one value or a sequence; None keeps
+    the file's own: `cells` and `channels` (the `scale-up` pass), `reductions` (a count, placed
+    evenly), `nodes` (the `nodes` pass). Every point gets exact params, MACs and activation memory
+    (torch-free); `latency` adds the measured batch-1 forward (`device`, `repeat`, `threads`);
+    `train` trains each network with the toy trainer config of random search (`config`, `sets`,
+    `full`, `values`; `executor` inline | ray) and adds accuracy and error. Invalid points are
+    `skipped` rows, failed trainings `failed` rows. The front is over `x` and `y`; `csv`, `json`
+    and `plot` (.png/.svg/.pdf) are written. Returns `nasc.search.sweep.SweepResult`.
+    """
+    from nasc.ir.model import Model
+    from nasc.search.sweep import parse_axis, run_sweep, write_outputs
+
+    axes = {name: parse_axis(value, name) for name, value in
+            (("cells", cells), ("reductions", reductions), ("nodes", nodes), ("channels", channels))}
+    model = source if isinstance(source, Model) else load(source, overrides)
+    measure = None
+    if latency:
+        from nasc.train.distributed import resolve_device
+
+        measure = {"device": resolve_device(device or "cpu"), "repeat": repeat, "threads": threads}
+    cfg = None
+    if train:
+        vals = dict(values or {})
+        if executor is not None:
+            vals["search.executor.kind"] = executor
+        if device is not None:
+            vals["run.device"] = device
+        cfg = load_search_config("random", config, sets=sets, full=full, values=vals)
+    elif config is not None or sets or full or values or executor is not None:
+        raise ConfigError("a training config only applies when training (--train)", key="--train",
+                          hint="add --train, or drop --config / SECTION.KEY=VALUE sets / --executor")
+    result = run_sweep(model, **axes, latency=measure, train=cfg, x=x, y=y, events=events,
+                       source=None if isinstance(source, Model) else str(source))
+    return write_outputs(result, csv=csv, json=json, plot=plot, log=log)
 
 
 # ---- plugins ----------------------------------------------------------------------------------

@@ -30,6 +30,8 @@ COMMANDS: dict[str, str] = {
     "plugins": "cmd_plugins",
     "train": "cmd_train",
     "search": "cmd_search",
+    "gallery": "cmd_gallery",
+    "sweep": "cmd_sweep",
 }
 
 

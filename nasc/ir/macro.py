@@ -7,6 +7,7 @@ Verification, shape inference, the passes and the docs all take these rules from
 """
 from __future__ import annotations
 
+from nasc.errors import ConfigError
 from nasc.ir.expr import BinOp, Expr, Lit
 
 DEFAULT_GROWTH = 2  # width multiplier at each reduction cell
@@ -19,6 +20,17 @@ def default_reductions(cells: int) -> tuple[int, ...]:
     if cells <= 0:
         return ()
     return tuple(sorted({cells // 3, 2 * cells // 3}))
+
+
+def spaced_reductions(cells: int, count: int) -> tuple[int, ...]:
+    """`count` reduction cell positions spread evenly over `cells` cells: `(i + 1) * cells //
+    (count + 1)` for i < count, sorted and without repeats. Count 2 is the DARTS rule
+    (`default_reductions`), count 0 gives none. A count below 0 or above `cells` raises
+    `ConfigError` (it cannot give that many distinct cells)."""
+    if count < 0 or count > cells:
+        raise ConfigError(f"{count} reduction cell(s) do not fit in {cells} cell(s)", key="reductions",
+                          hint=f"use a count between 0 and {max(cells, 0)}")
+    return tuple(sorted({(i + 1) * cells // (count + 1) for i in range(count)}))
 
 
 def default_reductions_expr(cells: Expr) -> tuple[Expr, Expr]:

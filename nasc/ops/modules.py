@@ -66,3 +66,31 @@ class FlatLinear(nn.Linear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         return super().forward(x.flatten(1))
+
+
+class StopGradient(nn.Module):
+    """`stop_gradient`: the input in the forward pass, no gradient backward (`x.detach()`; the
+    output shares the input's memory, so nothing after it may modify it in place)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.detach()
+
+
+class _StopForwardFn(torch.autograd.Function):
+    """Forward: exact zeros (no arithmetic on `x`, so NaN/inf do not leak). Backward: identity."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return torch.zeros_like(x)
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return g
+
+
+class StopForward(nn.Module):
+    """`stop_forward`: zeros of the input's shape forward, the incoming gradient unchanged
+    backward (Petridish's join: the parent's forward is untouched, the candidate still learns)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _StopForwardFn.apply(x)

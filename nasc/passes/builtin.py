@@ -7,5 +7,7 @@ from nasc.passes.drop_path import DropPath
 from nasc.passes.finalize import Finalize
 from nasc.passes.registry import CompilerPass
 from nasc.passes.scale_up import ScaleUp
+from nasc.passes.set_nodes import SetNodes
 
-BUILTIN_PASSES: tuple[type[CompilerPass], ...] = (AuxTowers, DropPath, AffineBN, Finalize, ScaleUp)
+BUILTIN_PASSES: tuple[type[CompilerPass], ...] = (AuxTowers, DropPath, AffineBN, Finalize, ScaleUp,
+                                                       SetNodes)

@@ -104,7 +104,7 @@ class Finalize(CompilerPass):
     scores: dict[str, list[float]] = Field(default_factory=dict,
                                             description="per template choice edge id: one value per candidate")
     logits: bool = Field(default=True, description="scores are raw logits (softmax per edge), else probabilities")
-    rule: str = Field(default="darts", description="finalization rule: darts | argmax")
+    rule: str = Field(default="darts", description="finalization rule: darts | argmax | petridish")
 
     def run(self, model: Model) -> Model:
         return finalize(model, self.scores, self.logits, self.rule)

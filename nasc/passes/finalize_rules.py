@@ -101,8 +101,32 @@ def argmax_rule(node: Node, probs: Mapping[int, Sequence[float]]) -> list[Edge]:
     return [e for _, e in sorted(out, key=lambda t: t[0])]
 
 
+def petridish_rule(node: Node, probs: Mapping[int, Sequence[float]]) -> list[Edge]:
+    """Petridish (`num_edges_to_sample`): rank every (choice edge, candidate) pair of the node by
+    |weight| and keep the `keep` strongest (all pairs when `keep` is None; ties: the earlier edge,
+    then the earlier candidate), each as an edge with that one op. Two ops on the same input may
+    both be kept, so the node can end with more edges than it had. `none` candidates are never
+    kept. Fixed edges are kept. Use it with `logits=False`: Petridish's weights are raw (signed,
+    L1-penalised), not softmaxed; the search's output rewiring is `nasc.search.petridish_grow.select`.
+    """
+    pairs = [(abs(probs[i][j]), i, j)
+             for i, e in enumerate(node.edges) if isinstance(e.op, Choice)
+             for j, c in enumerate(e.op.candidates) if not _is_none(c)]
+    ranked = sorted(pairs, key=lambda t: (-t[0], t[1], t[2]))
+    k = len(ranked) if node.keep is None else node.keep
+    kept = {(i, j) for _, i, j in ranked[:k]}
+    out: list[Edge] = []
+    for i, e in enumerate(node.edges):
+        if isinstance(e.op, Choice):
+            out.extend(_with_op(e, c) for j, c in enumerate(e.op.candidates) if (i, j) in kept)
+        else:
+            out.append(e)
+    return out
+
+
 # the built-in rules (name -> rule)
 _RULES: dict[str, FinalizeRule] = {
     "darts": darts_rule,
     "argmax": argmax_rule,
+    "petridish": petridish_rule,
 }

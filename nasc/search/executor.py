@@ -6,6 +6,8 @@ process or as Ray tasks, with retries; a job that fails is recorded, never fatal
     with make_executor(config.search.executor) as ex:
         for result in ex.run(jobs, ordered=True):      # ordered=False: as they finish
             result.ok, result.value, result.error, result.attempts, result.seconds
+        ex.submit(job); ex.submit(other)                # or one at a time, as a loop decides
+        first = ex.next_result(ordered=True)            # the oldest job's result (deterministic)
 
 A job names its function as `module:function` (importable in a Ray worker) and passes plain,
 picklable keyword arguments. In process, `run(..., local=...)` adds keyword arguments that only
@@ -104,14 +106,48 @@ def call_with_retries(target: str, args: Mapping[str, Any], retries: int,
 
 
 class Executor:
-    """Base of executors; use as a context manager so resources are released."""
+    """Base of executors; use as a context manager so resources are released.
+
+    `submit` queues a job; `next_result` returns one result: the oldest submitted job's
+    (`ordered=True`: the same sequence on every executor, so a search loop that reacts to results
+    is reproducible) or whichever finishes first (`ordered=False`). `run` does both for a list.
+    """
 
     kind = "base"
+
+    def __init__(self) -> None:
+        self._queue: list[tuple[Job, Mapping[str, Any] | None]] = []
+
+    @property
+    def pending(self) -> int:
+        """How many submitted jobs have not been returned by `next_result` yet."""
+        return len(self._queue)
+
+    def submit(self, job: Job, local: Mapping[str, Any] | None = None) -> None:
+        """Queue `job` (`local`: keyword arguments for an in-process run only)."""
+        self._queue.append((job, local))
+        self._started(job)
+
+    def _started(self, job: Job) -> None:
+        """Hook: start the job now where the executor runs jobs in the background."""
+
+    def next_result(self, *, ordered: bool = True) -> JobResult:
+        """The result of the oldest submitted job (`ordered`) or of the first to finish."""
+        raise NotImplementedError
+
+    def cancel_pending(self) -> list[Job]:
+        """Drop every job not yet returned (a stopped search); returns them."""
+        dropped = [job for job, _ in self._queue]
+        self._queue.clear()
+        return dropped
 
     def run(self, jobs: Sequence[Job], *, ordered: bool = True,
             local: Mapping[str, Any] | None = None) -> Iterator[JobResult]:
         """Run `jobs`; yield their results in job order (`ordered`) or as they finish."""
-        raise NotImplementedError
+        for job in jobs:
+            self.submit(job, local)
+        for _ in jobs:
+            yield self.next_result(ordered=ordered)
 
     def close(self) -> None:
         """Release what the executor started."""
@@ -125,18 +161,18 @@ class Executor:
 
 
 class InlineExecutor(Executor):
-    """Runs jobs one after another in this process (the default; deterministic)."""
+    """Runs jobs one after another in this process, oldest first (the default; deterministic)."""
 
     kind = "inline"
 
     def __init__(self, retries: int = 1) -> None:
+        super().__init__()
         self.retries = retries
 
-    def run(self, jobs: Sequence[Job], *, ordered: bool = True,
-            local: Mapping[str, Any] | None = None) -> Iterator[JobResult]:
-        for job in jobs:
-            r = call_with_retries(job.fn, job.args, self.retries, local)
-            yield JobResult(job.key, r.value, r.error, r.attempts, r.seconds)
+    def next_result(self, *, ordered: bool = True) -> JobResult:
+        job, local = self._queue.pop(0)  # in process, the oldest is also the first to finish
+        r = call_with_retries(job.fn, job.args, self.retries, local)
+        return JobResult(job.key, r.value, r.error, r.attempts, r.seconds)
 
 
 def _ray_job(target: str, args: Mapping[str, Any], retries: int) -> JobResult:
@@ -150,6 +186,7 @@ class RayExecutor(Executor):
     kind = "ray"
 
     def __init__(self, section: ExecutorSection) -> None:
+        super().__init__()
         try:
             import ray
         except ImportError:
@@ -175,20 +212,27 @@ class RayExecutor(Executor):
         # worker crashes are retried by Ray (max_retries); exceptions by `_ray_job` itself
         self.task = ray.remote(num_cpus=section.cpus_per_job, num_gpus=gpus,
                                max_retries=section.retries)(_ray_job)
+        self._refs: dict[str, Any] = {}  # job key -> object ref
 
-    def run(self, jobs: Sequence[Job], *, ordered: bool = True,
-            local: Mapping[str, Any] | None = None) -> Iterator[JobResult]:
-        ray = self.ray
-        refs = [self.task.remote(job.fn, dict(job.args), self.section.retries) for job in jobs]
-        by_ref = {ref: job for ref, job in zip(refs, jobs)}
+    def _started(self, job: Job) -> None:
+        self._refs[job.key] = self.task.remote(job.fn, dict(job.args), self.section.retries)
+
+    def next_result(self, *, ordered: bool = True) -> JobResult:
         if ordered:
-            for ref in refs:
-                yield self._collect(ref, by_ref[ref])
-            return
-        pending = list(refs)
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            yield self._collect(done[0], by_ref[done[0]])
+            job, _ = self._queue.pop(0)
+        else:
+            by_ref = {self._refs[j.key]: i for i, (j, _) in enumerate(self._queue)}
+            done, _ = self.ray.wait(list(by_ref), num_returns=1)
+            job, _ = self._queue.pop(by_ref[done[0]])
+        return self._collect(self._refs.pop(job.key), job)
+
+    def cancel_pending(self) -> list[Job]:
+        for job, _ in self._queue:
+            try:
+                self.ray.cancel(self._refs.pop(job.key), force=True)
+            except Exception:  # already finished or gone: nothing to stop
+                pass
+        return super().cancel_pending()
 
     def _collect(self, ref: Any, job: Job) -> JobResult:
         try:

@@ -22,6 +22,7 @@ from nasc.plugins import entry_points_of
 BUILTIN_SEARCHES: dict[str, str] = {
     "darts": "nasc.search.darts_search:DartsSearch",
     "random": "nasc.search.random_search:RandomSearch",
+    "petridish": "nasc.search.petridish_search:PetridishSearch",
 }
 
 

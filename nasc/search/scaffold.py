@@ -71,16 +71,17 @@ def start_search(name: str, space_path: str | Path, *, config_path: str | Path |
                  overrides: Sequence[str] = (), full: bool = False,
                  values: Mapping[str, Any] | None = None, out: str | Path | None = None,
                  events: EventSink | None = None) -> SearchResult:
-    """A new search run as `nasc search NAME SPACE` starts it: refuse a wrong launch before any
-    folder exists, load the config (`values` are dotted keys set by flags), create the run
-    directory (`out`, or runs/NAME-TIME), record the config, search."""
+    """A new search run as `nasc search NAME SPACE` starts it: refuse a wrong launch, load the
+    config (`values` are dotted keys set by flags) and the space, and only then create the run
+    directory (`out`, or runs/NAME-TIME), so a bad input leaves no folder behind; then search."""
     strategy = get_search(name)
     require_launch(strategy, _command(name))
     cfg = load_search_config(name, config_path, overrides=overrides, full=full,
                              values={"run.model": str(Path(space_path).resolve()), **(values or {})})
+    space = _prepared(strategy, space_path, cfg)
     run = RunDir.create(cfg.run.name, out=out)
     run.write_config(cfg)
-    return run_search(name, space_path, cfg, run=run, events=events)
+    return _start(strategy, space, cfg, run, events, cfg.run.model or str(space_path))
 
 
 def _command(name: str) -> str:
@@ -90,17 +91,27 @@ def _command(name: str) -> str:
 def run_search(name: str, space_path: str | Path, config: Any, *, run: RunDir,
                events: EventSink | None = None) -> SearchResult:
     """Search the space in `space_path` with algorithm `name` as `config` says, into `run`."""
-    from nasc.frontend import load_model
-    from nasc.ir.printer import print_model
-
     strategy = get_search(name)
     require_launch(strategy, _command(name))
-    source = config.run.model or str(space_path)  # the CLI records the resolved path
-    space = strategy.prepare(load_model(space_path), config)
+    space = _prepared(strategy, space_path, config)
+    return _start(strategy, space, config, run, events, config.run.model or str(space_path))
+
+
+def _prepared(strategy: SearchStrategy, space_path: str | Path, config: Any) -> Model:
+    from nasc.frontend import load_model
+
+    return strategy.prepare(load_model(space_path), config)
+
+
+def _start(strategy: SearchStrategy, space: Model, config: Any, run: RunDir,
+           events: EventSink | None, source: str) -> SearchResult:
+    """Record the prepared space and the algorithm in the new run, then search."""
+    from nasc.ir.printer import print_model
+
     if run.enabled:
         atomic_write_text(run.root / "space.nas",
                           comment_header(f"the space searched, from {source}") + print_model(space))
-        _write_provenance(run, {"algorithm": name, "status": "running", "space": source})
+        _write_provenance(run, {"algorithm": strategy.name, "status": "running", "space": source})
     run.info(f"space: {source}")
     return _run(strategy, space, config, run, events, source, resuming=False)
 

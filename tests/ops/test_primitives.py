@@ -68,6 +68,7 @@ GENERATORS = {
     "conv": _conv, "max_pool": _pool, "avg_pool": _avg_pool, "factorized_reduce": _fr, "bn": _bn,
     "relu": _plain, "identity": _plain, "global_avg_pool": _plain, "zero": _zero,
     "sum": lambda r: _many(r, False), "concat": lambda r: _many(r, True), "linear": _linear,
+    "stop_gradient": _plain, "stop_forward": _plain,
 }
 
 
@@ -132,7 +133,9 @@ def test_zero_is_exact_zeros_even_for_inf_inputs() -> None:
 
 def test_identity_aliases_and_others_do_not() -> None:
     assert get_primitive("identity").aliases_input
-    assert not any(get_primitive(n).aliases_input for n in primitive_names() if n != "identity")
+    assert get_primitive("stop_gradient").aliases_input  # x.detach() shares x's memory
+    assert not any(get_primitive(n).aliases_input for n in primitive_names()
+                   if n not in ("identity", "stop_gradient"))
     assert get_primitive("sum").arity is None and get_primitive("concat").arity is None
     assert get_primitive("conv").context_defaults == {"out": "C_out"}
     assert get_primitive("bn").context_defaults == {"affine": "affine"}

@@ -96,7 +96,7 @@ def test_node_without_keep_keeps_all_edges(space: Model) -> None:
 
 
 def test_argmax_rule_drops_none_edges_of_sum_nodes(space: Model) -> None:
-    assert rule_names() == ["argmax", "darts"]
+    assert rule_names() == ["argmax", "darts", "petridish"]
     w = {f"{c}.n{i}.e{j}": [0.0, 0, 0, 0, 1.0, 0, 0, 0] for c in ("normal", "reduce") for i in range(4) for j in range(i + 2)}
     w["normal.n1.e0"] = [5.0, 0, 0, 0, 0, 0, 0, 0]  # none wins: dropped
     w["normal.n0.e0"] = [5.0, 0, 0, 0, 0, 0, 0, 0]

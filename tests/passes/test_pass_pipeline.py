@@ -21,7 +21,7 @@ def v2() -> Model:
 
 
 def test_builtin_passes_are_registered() -> None:
-    assert pass_names() == ["affine-bn", "aux-towers", "drop-path", "finalize", "scale-up"]
+    assert pass_names() == ["affine-bn", "aux-towers", "drop-path", "finalize", "nodes", "scale-up"]
 
 
 def test_parse_pass_list() -> None:
