@@ -88,9 +88,12 @@ def _overrides(overrides: Overrides) -> dict[str, object] | None:
 
 
 def load(path: PathLike, overrides: Overrides = None) -> Model:
-    """Read, parse, resolve imports, apply param `overrides` and verify the model in `path`."""
+    """Read, parse, resolve imports, apply param `overrides` and verify the model in `path` (or
+    build the network of a `genotype:Genotype(...)` source: `import_genotype`)."""
     from nasc.frontend import load_model
 
+    if is_genotype_source(path):
+        return _genotype_source(path, overrides)
     return load_model(str(path), _overrides(overrides))
 
 
@@ -288,20 +291,27 @@ def compile(source: PathLike | Model, *, overrides: Overrides = None,  # noqa: A
             options: Mapping[str, Mapping[str, Any]] | Sequence[str] | None = None,
             cells: int | None = None, channels: int | None = None, reductions: Sequence[int] | None = None,
             aux: bool | None = None, drop_path: bool = False, seed: int | None = 0, verify: bool = False,
-            observer: Callable[[PassResult], None] | None = None) -> CompileResult:
+            observer: Callable[[PassResult], None] | None = None,
+            max_memory: int | str | None = None) -> CompileResult:
     """Compile a `.nas`/`.yaml` file (or a `Model`) through the passes to a module.
 
     The default pipeline scales up (`cells`, `channels`, `reductions`), adds or removes the aux
     tower (`aux`), marks drop path and makes cell batch norms affine; `passes` replaces it (then
     give per-pass `options`, a mapping or `PASS.KEY=VALUE` items). `observer` sees every pass
-    result as it happens. See `nasc.compiler.compile_model`.
+    result as it happens. A network over the memory limit (`nasc.limits`: the machine's memory,
+    or `max_memory`, bytes or `"64G"`) is refused before its module is built. See
+    `nasc.compiler.compile_model`.
     """
     from nasc.compiler import compile_model
+    from nasc.limits import max_memory as memory_limit
 
     opts = parse_pass_options(options) if options is not None and not isinstance(options, Mapping) else options
-    return compile_model(source, overrides=_overrides(overrides), passes=passes, options=opts, cells=cells,
-                         channels=channels, reductions=reductions, aux=aux, drop_path=drop_path, seed=seed,
-                         verify=verify, observer=observer)
+    if is_genotype_source(source):  # `genotype:Genotype(...)` is built here, overrides applied
+        source, overrides = load(source, overrides), None  # type: ignore[arg-type]
+    with memory_limit(max_memory):
+        return compile_model(source, overrides=_overrides(overrides), passes=passes, options=opts, cells=cells,
+                             channels=channels, reductions=reductions, aux=aux, drop_path=drop_path, seed=seed,
+                             verify=verify, observer=observer)
 
 
 def save_model(result: CompileResult, path: PathLike, meta: Mapping[str, Any] | None = None) -> Path:
@@ -398,6 +408,15 @@ def describe_event(event: Event) -> str | None:
     return _describe(event)
 
 
+def _absolute(path: PathLike) -> str:
+    """`path` made absolute, links resolved where possible (a symlink loop stays as written, for
+    the model file check to refuse with a clear message)."""
+    try:
+        return str(Path(path).resolve())
+    except (RuntimeError, OSError):
+        return os.path.abspath(path)
+
+
 class TrainResult(NamedTuple):
     """A finished `train`: test metrics (`top1`, `top5`, `loss`), the run dir, the trained model."""
 
@@ -420,6 +439,9 @@ def train(model: PathLike | None = None, *, config: PathLike | None = None, sets
     change). `on_run_dir` learns the run folder as soon as it exists. Under torchrun every rank
     calls this; only the main one gets a result (the others get None).
     """
+    from nasc.analysis.cost import check_memory_limit
+    from nasc.analysis.elaborate import elaborate
+    from nasc.limits import max_memory as memory_limit
     from nasc.lower.artifact import load_module as _load, read_artifact, save_artifact
     from nasc.train.config import validate_config
     from nasc.train.distributed import setup
@@ -443,14 +465,21 @@ def train(model: PathLike | None = None, *, config: PathLike | None = None, sets
         if model is None:
             raise ConfigError("missing MODEL argument", key="MODEL",
                               hint="nasc train model.pt (compile one with `nasc compile`)")
-        vals = {**dict(values or {}), "run.model": str(Path(model).resolve())}
+        if is_genotype_source(model):  # compiled once into runs/genotypes/ (a resume finds it)
+            model = _genotype_model_file(model)
+        vals = {**dict(values or {}), "run.model": _absolute(model)}
         if device is not None:
             vals["run.device"] = device
         cfg = load_config(config, default="train.yaml", sets=sets, full=full, values=vals)
         name = cfg.run.name if cfg.run.name != "train" else f"train-{Path(model).stem}"
         run = None  # created below, once the model is known to load
-    artifact = read_artifact(model)
-    module = _load(model)
+    with memory_limit(cfg.run.max_memory, "run.max_memory"):
+        artifact = read_artifact(model)
+        # the training figure (weights, gradients, optimizer state, a batch of activations) is
+        # checked on the analytic cost before any module or dataset is allocated
+        check_memory_limit(elaborate(artifact.model), batch=cfg.data.batch_size, training=True,
+                           key=str(model))
+        module = _load(model)
     dist, _ = setup(cfg.run.device)
     if run is None:
         def create() -> RunDir:
@@ -469,7 +498,8 @@ def train(model: PathLike | None = None, *, config: PathLike | None = None, sets
     if on_run_dir is not None:
         on_run_dir(run.root)
     run.info(f"model: {model}")
-    outcome = train_model(module, cfg, run=run, events=events)
+    with memory_limit(cfg.run.max_memory, "run.max_memory"):  # the dataset is checked against it too
+        outcome = train_model(module, cfg, run=run, events=events)
     if not dist.is_main:
         dist.shutdown()
         return None
@@ -700,3 +730,130 @@ def plugins() -> list[PluginInfo]:
         out.append(PluginInfo("dataset", name, (e.distribution if e else None) or "unknown package",
                               e.target if e else None, err.message))
     return out
+
+
+# ---- import: networks from DARTS genotypes, Archai descriptions and NAS-Bench-201 strings ------
+
+#: a source argument that starts with this is a genotype, not a file (`nasc viz "genotype:..."`)
+GENOTYPE_PREFIX = "genotype:"
+
+
+class ImportResult(NamedTuple):
+    """An imported network: the model, the `.nas` text written to `path` (None: not written), its
+    DARTS genotype (genotype and Archai imports) or its NAS-Bench-201 string (`arch`)."""
+
+    model: Model
+    text: str
+    path: Path | None = None
+    genotype: str | None = None
+    arch: str | None = None
+
+
+def is_genotype_source(source: object) -> bool:
+    """Whether a source argument is `genotype:Genotype(...)` rather than a path."""
+    return isinstance(source, (str, os.PathLike)) and os.fspath(source).startswith(GENOTYPE_PREFIX)
+
+
+def _genotype_source(source: PathLike, overrides: Overrides = None) -> Model:
+    """The network of a `genotype:` source on the DARTS CIFAR skeleton, with param overrides
+    (`--set C=16`) applied and verified - what `load` gives for a file."""
+    from nasc.frontend import apply_overrides
+    from nasc.search.genotype_import import import_genotype as _import, verified
+
+    model = _import(os.fspath(source)[len(GENOTYPE_PREFIX):])
+    return verified(apply_overrides(model, _overrides(overrides)))
+
+
+def _genotype_model_file(source: PathLike) -> Path:
+    """`nasc train genotype:...`: the genotype's network compiled with the evaluation passes (drop
+    path marked) into `runs/genotypes/<hash>.pt`, named by the genotype so that a resumed run
+    finds the same file (and the same weights: the compile seed is fixed)."""
+    import hashlib
+
+    path = Path("runs") / "genotypes" / (hashlib.sha256(os.fspath(source).encode()).hexdigest()[:16] + ".pt")
+    if not path.is_file():
+        save_model(compile(source, drop_path=True), path, {"genotype": os.fspath(source)[len(GENOTYPE_PREFIX):]})
+    return path
+
+
+def _write_import(model: Model, out: PathLike | None, header: Sequence[str]) -> tuple[str, Path | None]:
+    from nasc.atomic import atomic_write_text
+
+    text = "".join(f"# {line}\n" for line in header) + to_nas(model)
+    if out is None:
+        return text, None
+    try:
+        return text, atomic_write_text(out, text)
+    except OSError as e:
+        raise NascError(f"cannot write {out}: {e.strerror or e}") from None
+
+
+def import_genotype(genotype: str, *, space: PathLike | Model | None = None, imagenet: bool = False,
+                    name: str | None = None, out: PathLike | None = None) -> ImportResult:
+    """The discrete network of a DARTS / pt.darts `Genotype(...)` string (a leading `genotype:`
+    is allowed) on the macro skeleton of `space` (a space or network file, or a `Model`), else the
+    DARTS CIFAR evaluation network (20 cells, C=36, aux tower) or, with `imagenet`, the mobile
+    ImageNet one (14 cells, C=48); written as `.nas` to `out` when given (atomically).
+    `result.genotype` is `to_genotype` of the network: the same genotype, in pt.darts' form."""
+    from nasc.ir.model import Model as _Model
+    from nasc.search.genotype import to_genotype
+    from nasc.search.genotype_import import import_genotype as _import
+
+    text = genotype[len(GENOTYPE_PREFIX):] if genotype.startswith(GENOTYPE_PREFIX) else genotype
+    base = space if isinstance(space, _Model) or space is None else load(space)
+    model = _import(text, space=base, imagenet=imagenet, name=name)
+    back = to_genotype(model)
+    where = "" if space is None or isinstance(space, _Model) else f" on the skeleton of {space}"
+    nas, path = _write_import(model, out, [f"imported by `nasc import genotype`{where}:", back])
+    return ImportResult(model, nas, path, genotype=back)
+
+
+def import_archai(path: PathLike, *, name: str | None = None, out: PathLike | None = None) -> ImportResult:
+    """The network of an Archai model description (`final_model_desc.yaml`), read without
+    constructing any of its Python-tagged objects (see `nasc.search.archai_import`); written as
+    `.nas` to `out` when given. `result.genotype` is the genotype of its cells."""
+    from nasc.frontend import read_text
+    from nasc.search.archai_import import import_archai as _import
+
+    file = str(path)
+    imported = _import(read_text(file), file, name=name)
+    nas, written = _write_import(imported.model, out, [f"imported by `nasc import archai` from {file}:",
+                                                        imported.genotype])
+    return ImportResult(imported.model, nas, written, genotype=imported.genotype)
+
+
+def import_nb201(arch: str, *, space: PathLike | Model | None = None,
+                 out: PathLike | None = None) -> ImportResult:
+    """The network of a NAS-Bench-201 architecture string (`|nor_conv_3x3~0|+|...|`) on the NB201
+    macro skeleton (`examples/nb201_space.nas`; or `space`'s), parameter-exact to the benchmark's
+    own builder; written as `.nas` to `out` when given. `result.arch` is `nb201_arch` of it."""
+    from nasc.ir.model import Model as _Model
+    from nasc.search.nb201 import arch_string, from_arch
+
+    base = space if isinstance(space, _Model) or space is None else load(space)
+    model = from_arch(arch, base)
+    back = arch_string(model)
+    nas, path = _write_import(model, out, ["imported by `nasc import nb201`:", back])
+    return ImportResult(model, nas, path, arch=back)
+
+
+def nb201_arch(source: PathLike | Model) -> str:
+    """The NAS-Bench-201 string of a network's cell (`none` for absent edges): what names a
+    derived NB201 cell and keys `nb201_lookup`."""
+    from nasc.ir.model import Model as _Model
+    from nasc.search.nb201 import arch_string
+
+    return arch_string(source if isinstance(source, _Model) else load(source))
+
+
+def nb201_lookup(benchmark: PathLike, arch: str, *, dataset: str = "cifar10", metric: str = "test",
+                 hp: str = "200") -> float | None:
+    """The benchmark accuracy (%) of NB201 string `arch` in a local benchmark file (None: not
+    listed). See `nasc.search.nb201_bench` for the accepted formats."""
+    from nasc.search.nb201_bench import lookup
+
+    return lookup(benchmark, arch, dataset=dataset, metric=metric, hp=hp)
+
+
+__all__ += ["GENOTYPE_PREFIX", "ImportResult", "import_archai", "import_genotype", "import_nb201",
+            "is_genotype_source", "nb201_arch", "nb201_lookup"]

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from nasc.errors import ConfigError, NascError
+from nasc.limits import MAX_SOURCE_BYTES, read_file_bytes
 from nasc.yamlio import YamlLimits, load_yaml
 
 VALUE_LIMITS = YamlLimits(max_chars=16 * 1024, max_scalar_chars=16 * 1024, max_depth=16,
@@ -99,11 +99,12 @@ def _read_file(path: str, shown: str, flag: str) -> Any:
     if not path:
         raise ConfigError(f"malformed override `{shown}`: no file name after `@`", key=flag,
                           hint=f"write `{flag} KEY=@file.yaml`")
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
+    hint = "the path is relative to the working directory"
+    try:  # a regular file of bounded size: a device or FIFO (also behind a link) is refused unread
+        text = read_file_bytes(path, max_bytes=MAX_SOURCE_BYTES, what=f"`{flag}` value file",
+                               error=ConfigError, key=flag, hint=hint).decode("utf-8")
+    except (FileNotFoundError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read `{path}` (from `{flag} {shown}`): "
-                          f"{getattr(e, 'strerror', None) or e}", key=flag,
-                          hint="the path is relative to the working directory") from None
+                          f"{getattr(e, 'strerror', None) or e}", key=flag, hint=hint) from None
     data, _ = load_yaml(text, path, error=ConfigError)
     return data

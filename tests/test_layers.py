@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "nasc"
 
-BASE_MODULES = ("nasc.errors", "nasc.source", "nasc.atomic", "nasc.resources", "nasc.plugins",
+BASE_MODULES = ("nasc.errors", "nasc.source", "nasc.atomic", "nasc.resources", "nasc.plugins", "nasc.limits",
                 "nasc.frozen", "nasc.yamlio", "nasc.overrides")
 SUBPACKAGES = ("ir", "ops", "frontend", "analysis", "passes", "lower", "train", "export", "search", "cli")
 ABOVE_COMPILER = ("base", "ir", "ops", "frontend", "analysis", "passes", "lower", "compiler", "train", "export")

@@ -25,6 +25,7 @@ from math import prod
 from typing import Any
 
 from nasc.analysis.network import CellInst, Mixed, Network, Pipeline
+from nasc.limits import check_memory, current as current_limits
 from nasc.ops.registry import Shape, get_primitive
 
 BYTES_PER_ELEMENT = 4  # float32
@@ -149,3 +150,38 @@ def cost(network: Network) -> CostReport:
         input_shape=network.input_shape, classes=network.classes, stems=stems, cells=cells, head=head, aux=aux,
         params=params, params_with_aux=params + (aux.params if aux else 0),
         macs=macs, macs_with_aux=macs + (aux.macs if aux else 0), activation_bytes=act)
+
+
+def memory_estimate(report: CostReport, *, batch: int = 1, training: bool = False) -> int:
+    """Bytes a module of this network needs: its float32 weights and one batch-1 eval forward's
+    activations; training (`batch` images a step) keeps the weights, their gradients and two
+    optimizer moments, plus the activations of every image of the batch. A lower bound on
+    purpose (in-place ops and freed gradients vary): the limit refuses the absurd, not the tight."""
+    weights = report.params_with_aux * BYTES_PER_ELEMENT
+    if not training:
+        return weights + report.activation_bytes
+    return 4 * weights + batch * report.activation_bytes
+
+
+def check_memory_limit(network: Network, *, batch: int = 1, training: bool = False,
+                       report: CostReport | None = None, key: str | None = None) -> CostReport:
+    """Refuse (`ValidationError` at the network's span, with the limit and how to raise it) a
+    network whose analytic memory figure is over the limit in force (`nasc.limits`), before any
+    module is built; returns the cost report."""
+    report = report if report is not None else cost(network)
+    need = memory_estimate(report, batch=batch, training=training)
+    lim = current_limits()
+    if need > lim.max_memory:
+        from nasc.limits import format_size
+
+        act = format_size(report.activation_bytes * (batch if training else 1))
+        detail = (f"{_count(report.params_with_aux)} parameters, {act} of activations"
+                  + (f" for a batch of {batch}" if training else " per image"))
+        check_memory(need, f"`{network.model.name}`" + (" (training)" if training else ""),
+                     span=None if key else network.model.span, key=key, detail=detail)
+    return report
+
+
+def _count(n: int) -> str:
+    return f"{n:,}" if n < 10**15 else f"~10^{len(str(n)) - 1}"
+

@@ -39,6 +39,7 @@ from nasc.ir.expr import Expr, Value, evaluate
 from nasc.ir.ids import edge_id, instance_edge_id
 from nasc.ir.macro import default_reductions
 from nasc.ir.model import Cell, Choice, Model, Node, OpCall
+from nasc.limits import MAX_DIM, check_cells
 from nasc.ops.registry import Shape, get_primitive
 from nasc.source import Span
 
@@ -119,11 +120,15 @@ class _Elaborator:
         return out
 
     # -- evaluation of model-level expressions --------------------------------------------
-    def _int(self, e: Expr, what: str, span: Span | None, minimum: int = 1) -> int:
+    def _int(self, e: Expr, what: str, span: Span | None, minimum: int = 1, maximum: int = MAX_DIM) -> int:
         v = evaluate(e, self.params)
         if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
             raise ValidationError(f"{what} must be an integer >= {minimum}, got {v!r}", e.span or span,
                                   "use `//` for integer division" if isinstance(v, float) else None)
+        if v > maximum:  # checked before anything is built from it (sizes, the cell loop)
+            shown = f"{v:,}" if v < 10**30 else f"~10^{len(str(v)) - 1}"
+            raise ValidationError(f"{what} is {shown}, over the limit of {maximum:,}", e.span or span,
+                                  "a tensor dimension this large cannot be built")
         return v
 
     # -- pipelines -------------------------------------------------------------------------
@@ -189,7 +194,8 @@ class _Elaborator:
         inp = tuple(self._int(e, "an input dimension", m.span) for e in m.input)
         input_shape: Shape = (inp[0], inp[1], inp[2])
         classes = self._int(m.classes, "classes", m.span)
-        n_cells = self._int(lay.cells, "cells", lay.span, minimum=0)
+        n_cells = self._int(lay.cells, "cells", lay.span, minimum=0, maximum=10**30)
+        check_cells(n_cells, span=lay.cells.span or lay.span)  # before any cell is elaborated
         channels = self._int(lay.channels, "channels", lay.span)
         if lay.reductions is None:
             reductions = set(default_reductions(n_cells))
@@ -243,6 +249,9 @@ class _Elaborator:
                         raise ValidationError(f"cell {i}: {channels} channels * growth {growth} is not an integer",
                                               lay.span)
                     w = int(w)
+                if w > MAX_DIM:  # growth at every reduction can overflow any real width
+                    raise ValidationError(f"cell {i}: the width grows to {min(w, 10**30):,}, over the limit "
+                                          f"of {MAX_DIM:,}", lay.span, "use fewer reductions or a smaller growth")
                 channels = w
             tmpl = templates["reduce" if red else "normal"]
             cell, out = self._cell(i, tmpl, red, channels, states)

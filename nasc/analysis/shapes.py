@@ -25,10 +25,16 @@ from nasc.errors import NameResolutionError, NascError, ValidationError, did_you
 from nasc.ir.expr import Expr, Value, evaluate, format_expr
 from nasc.ir.model import IfStmt, Model, OpCall, OpDef, Stmt
 from nasc.ir.names import CONTEXT_NAMES
+from nasc.limits import MAX_DIM
 from nasc.ops.registry import Shape, get_primitive, is_primitive, primitive_names
 from nasc.source import Span
 
 SETTABLE_CONTEXT = ("C_out", "stride", "affine")
+
+
+def _brief(s: Shape) -> str:
+    """A shape whose sizes may be astronomically large, briefly (`(3, ~10^40, 32)`)."""
+    return "(" + ", ".join(str(d) if d < 10**12 else f"~10^{len(str(d)) - 1}" for d in s) + ")"
 
 
 def fmt_shape(s: Shape) -> str:
@@ -174,6 +180,10 @@ class Expander:
             raise ValidationError(f"primitive `{call.op}` takes {prim.arity} inputs; an op body applies "
                                   "ops to one tensor", call.span)
         shape = prim.infer_shape(p, (ctx.shape,))
+        if max(shape, default=0) > MAX_DIM:  # keeps every later figure (params, MACs) printable
+            raise ValidationError(f"`{call.op}` would give a tensor of shape {_brief(shape)}, a dimension "
+                                  f"over the limit of {MAX_DIM:,}", call.span,
+                                  "channels, classes and image sizes this large cannot be built")
         out.append(PrimCall(call.op, p, (ctx.shape,), shape, path, call.span))
         return shape
 

@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "search": "cmd_search",
     "gallery": "cmd_gallery",
     "sweep": "cmd_sweep",
+    "import": "cmd_import",
 }
 
 

@@ -44,6 +44,8 @@ def register(app: typer.Typer) -> None:
         dump_after: Optional[str] = typer.Option(None, "--dump-after", help="print the IR (.nas) after this pass"),
         seed: int = typer.Option(0, "--seed", help="seed of the weight initialisation"),
         verify: bool = typer.Option(False, "--verify", help="verify the IR after every pass"),
+        max_memory: Optional[str] = typer.Option(
+            None, "--max-memory", help="memory a network may need, e.g. 64G (default: the machine's)"),
     ) -> None:
         """Compile a network to a single weights file loadable with `nasc.load`."""
         dumped: list[str] = []
@@ -58,7 +60,7 @@ def register(app: typer.Typer) -> None:
             result = api.compile(
                 src, overrides=sets, passes=passes, options=api.parse_pass_options(options), cells=cells,
                 channels=channels, reductions=parse_int_list(reductions, "--reductions"), aux=aux,
-                drop_path=drop_path, seed=seed, verify=verify, observer=observe)
+                drop_path=drop_path, seed=seed, verify=verify, observer=observe, max_memory=max_memory)
             if dump_after is not None and not dumped:
                 ran = ", ".join(r.name for r in result.passes) or "none"
                 raise ConfigError(f"--dump-after `{dump_after}`: no such pass in the pipeline",

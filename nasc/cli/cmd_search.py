@@ -55,6 +55,9 @@ def _common_parameters() -> list[inspect.Parameter]:
                                                                              "inline | ray")),
         opt("ray_address", Optional[str], typer.Option(None, "--ray-address", help="a Ray cluster "
                                                        "(host:port); implies --executor ray")),
+        opt("benchmark", Optional[Path], typer.Option(None, "--benchmark", help="a NAS-Bench-201 "
+                                                      "data file: look up the true accuracy of "
+                                                      "each derived cell")),
     ]
 
 
@@ -111,7 +114,8 @@ def _search(name: str, kw: dict[str, Any], flag_set: dict[str, Any], given: dict
         refuse_with_resume({"SPACE": kw["space"], "--config": kw["config"], "--set": kw["sets"],
                             "--full": kw["full"], "--out": kw["out"], "--seed": kw["seed"],
                             "--data": kw["data"], "--executor": executor,
-                            "--ray-address": kw["ray_address"], **given}, "search")
+                            "--ray-address": kw["ray_address"], "--benchmark": kw["benchmark"],
+                            **given}, "search")
         return api.resume_search(kw["resume"], events=events, device=kw["device"], expect=name)
     if kw["space"] is None:
         raise ConfigError("missing SPACE argument", key="SPACE",
@@ -120,7 +124,9 @@ def _search(name: str, kw: dict[str, Any], flag_set: dict[str, Any], given: dict
         executor = "ray"
     values = flag_values({"data.dataset": kw["data"], "run.seed": kw["seed"],
                           "run.device": kw["device"], "search.executor.kind": executor,
-                          "search.executor.address": kw["ray_address"], **flag_set})
+                          "search.executor.address": kw["ray_address"],
+                          "search.benchmark": None if kw["benchmark"] is None
+                          else str(kw["benchmark"].resolve()), **flag_set})
     return api.search(name, kw["space"], config=kw["config"], overrides=kw["sets"],
                       full=kw["full"], values=values, out=kw["out"], events=events)
 

@@ -55,7 +55,7 @@ def render_table(result: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    heads = {"point": "#", "cells": "cells", "reduction_cells": "reductions", "nodes": "nodes",
+    heads = {"point": "#", "cells": "cells", "reduction_cells": "reduction cells", "nodes": "nodes",
              "channels": "C", "params": "params", "macs": "MACs", "activation_bytes": "activations",
              "latency_ms": "latency ms", "accuracy": "accuracy", "error": "error"}
     shown = [c for c in heads if c in result.columns]

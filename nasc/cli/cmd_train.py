@@ -42,6 +42,9 @@ def register(app: typer.Typer) -> None:
         seed: Optional[int] = typer.Option(None, "--seed", help="random seed"),
         full: bool = typer.Option(False, "--full", help="the paper's settings instead of the toy ones"),
         device: Optional[str] = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:N"),
+        max_memory: Optional[str] = typer.Option(
+            None, "--max-memory", help="memory training may need, e.g. 64G (config `run.max_memory`; "
+                                       "default: the machine's)"),
     ) -> None:
         """Train a compiled model; report test accuracy; write a run dir and the trained model."""
         from nasc.cli.progress import ProgressRenderer
@@ -51,9 +54,11 @@ def register(app: typer.Typer) -> None:
         try:
             if resume is not None:
                 refuse_with_resume({"--data": data, "--epochs": epochs, "--config": config, "--set": sets,
-                                    "--out": out, "--amp": amp, "--seed": seed, "--full": full})
+                                    "--out": out, "--amp": amp, "--seed": seed, "--full": full,
+                                    "--max-memory": max_memory})
             values = flag_values({"data.dataset": data, "trainer.epochs": epochs,
-                                  "trainer.amp": True if amp else None, "run.seed": seed})
+                                  "trainer.amp": True if amp else None, "run.seed": seed,
+                                  "run.max_memory": max_memory})
             result = api.train(model, config=config, sets=sets, values=values, full=full, out=out,
                                resume=resume, device=device, events=renderer, on_run_dir=started.append)
         except NascError as err:

@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from nasc.errors import Diagnostics, NascError
+from nasc.limits import is_regular_file
 
 if TYPE_CHECKING:
     import typer
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 @lru_cache(maxsize=64)
 def _lines(file: str) -> tuple[str, ...] | None:
+    if not is_regular_file(file):  # a device or FIFO named in an error: never read (or block on) it
+        return None
     try:
         with open(file, "rb") as fh:
             data = fh.read(4_000_000)
@@ -45,6 +48,9 @@ def clear_cache() -> None:
     _lines.cache_clear()
 
 
+_SHOWN = 160  # characters of a source line quoted under an error
+
+
 def _one(err: NascError) -> str:
     span = err.span
     kind = getattr(err, "kind", "error")
@@ -59,9 +65,13 @@ def _one(err: NascError) -> str:
         text = source_line(span.file, span.line)
         if text is not None:
             text = text.expandtabs(1).rstrip("\n")
+            start = max(span.col - 1, 0)
+            if len(text) > _SHOWN:  # a huge line (minified JSON, a fuzzed file): a window at the caret
+                lo = max(0, min(start - 40, len(text) - _SHOWN))
+                text = ("..." if lo else "") + text[lo:lo + _SHOWN] + ("..." if lo + _SHOWN < len(text) else "")
+                start = start - lo + (3 if lo else 0)
             gutter = f"{span.line:>5} | "
             out.append(gutter + text)
-            start = max(span.col - 1, 0)
             if span.end_line == span.line and span.end_col is not None and span.end_col > span.col:
                 width = span.end_col - span.col
             else:

@@ -77,6 +77,8 @@ def plot_front(rows: Sequence[Mapping[str, Any]], x: str, y: str, path: str | os
     if kind not in FORMATS.values():
         raise ExportError(f"cannot draw a picture as `{fmt or target.suffix or target.name}`",
                           key="--plot", hint="name the file .png, .svg or .pdf")
+    if os.path.lexists(target) and not target.is_file():  # a replace would swap out a folder or device
+        raise ExportError(f"cannot write {target}: it exists and is not a regular file", key="--plot")
     points: dict[Hashable, tuple[float, float, Mapping[str, Any]]] = {}
     for r in rows:
         vx, vy = _number(r.get(x)), _number(r.get(y))
@@ -89,7 +91,7 @@ def plot_front(rows: Sequence[Mapping[str, Any]], x: str, y: str, path: str | os
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
-    from matplotlib.ticker import EngFormatter
+    from matplotlib.ticker import EngFormatter, LogLocator
 
     fig = Figure(figsize=(7.5, 5.0), dpi=120, layout="constrained")
     FigureCanvasAgg(fig)
@@ -120,18 +122,24 @@ def plot_front(rows: Sequence[Mapping[str, Any]], x: str, y: str, path: str | os
                         arrowprops={"arrowstyle": "->", "color": "#1f77b4", "alpha": 0.6, "linewidth": 1.0,
                                     "shrinkA": 4, "shrinkB": 4})
             drawn += 1
-    for k, text in (annotate or {}).items():
-        if k in points:
-            ax.annotate(text, points[k][:2], xytext=(5, 5), textcoords="offset points", fontsize=7,
-                        color="#333333", zorder=5)
+    labelled = sorted((points[k][:2], text) for k, text in (annotate or {}).items() if k in points)
+    for i, (xy, text) in enumerate(labelled):
+        # alternate above-left / below-right so labels of neighbouring points do not collide
+        offset, align = ((6, 6), "left") if i % 2 == 0 else ((6, -11), "left")
+        ax.annotate(text, xy, xytext=offset, textcoords="offset points", fontsize=7, ha=align,
+                    color="#333333", zorder=5)
     if log_x:
         ax.set_xscale("log")
     if log_y:
         ax.set_yscale("log")
-    for axis, column, log in ((ax.xaxis, x, log_x), (ax.yaxis, y, log_y)):
+    for axis, log in ((ax.xaxis, log_x), (ax.yaxis, log_y)):
         values = [p[0] if axis is ax.xaxis else p[1] for p in points.values()]
-        if not log and max(abs(v) for v in values) >= 1e4:  # 3.3M reads better than 3300000
+        if max(abs(v) for v in values) >= 1e4:  # 3.3M reads better than 3300000 or 3.3e6
             axis.set_major_formatter(EngFormatter(sep=""))
+            if log:  # label 2x and 5x between the decades, no more (they would collide)
+                axis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+                axis.set_minor_formatter(EngFormatter(sep=""))
+                axis.set_tick_params(which="minor", labelsize=7)
     ax.set_xlabel(axis_label(x, labels, units))
     ax.set_ylabel(axis_label(y, labels, units))
     ax.grid(True, linestyle=":", linewidth=0.6, alpha=0.7)

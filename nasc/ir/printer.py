@@ -160,7 +160,10 @@ class _Out:
             last = end if end is not None else start
             while self.pending and self.pending[0].line <= last:
                 trailing.append(self.pending.popleft().text)
-        self.lines.append(indent + text + ("  " + " ".join(trailing) if trailing else ""))
+        # a multi-line item may carry several comments; one line holds only one (joined, they
+        # would read back as a single comment), so all but the last go on their own lines above
+        self.lines.extend(indent + t for t in trailing[:-1])
+        self.lines.append(indent + text + ("  " + trailing[-1] if trailing else ""))
 
     def rest(self, indent: str) -> None:
         """Emit every comment not placed yet (the end of a block or of the file)."""
@@ -339,7 +342,10 @@ def _render(imports: tuple[str, ...], params: tuple[Param, ...], ops: tuple[OpDe
 
     blocks: list[tuple[str, list[str]]] = []  # (group, lines)
 
+    emitted: set[tuple[str, str]] = set()
+
     def block(group: str, key: tuple[str, str], fill: Any) -> None:
+        emitted.add(key)
         out = _Out(owned.get(key, []))
         start = ranges[key][0] if key in ranges else None
         fill(out, start)
@@ -364,6 +370,10 @@ def _render(imports: tuple[str, ...], params: tuple[Param, ...], ops: tuple[OpDe
         block("network", ("network", model.name),
               lambda out, s: _network_lines(out, model, entry_lines, s))
 
+    # comments of source items the IR does not keep (an unused named `choice`) are never
+    # dropped: they go to the end of the file, in source order
+    footer = sorted([c for k, cs in owned.items() if k not in emitted for c in cs] + footer,
+                    key=lambda c: (c.line, c.col))
     lines: list[str] = [c.text for c in header]
     if header and (first_start is None or header_end is None or header_end + 1 < first_start):
         lines.append("")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,10 +33,12 @@ from nasc import __version__
 from nasc.errors import ArtifactError, NascError
 from nasc.atomic import atomic_write
 from nasc.ir.model import IR_VERSION, Model
+from nasc.limits import check_memory, format_size, is_regular_file
 from nasc.lower.net import NascNet, build_module
 
 FORMAT_TAG = "nasc.artifact"
 FORMAT_VERSION = 1
+MAX_ZIP_ENTRIES = 100_000  # a model file holds one entry per tensor plus a few
 _REQUIRED = ("format_version", "nasc_version", "ir_version", "ir", "overrides", "meta", "state_dict", "sha256")
 
 
@@ -116,11 +119,46 @@ def save_artifact(path: str | os.PathLike[str], model: Model, module: torch.nn.M
     return atomic_write(path, lambda f: torch.save(payload, f))
 
 
+def _check_container(p: str) -> None:
+    """Refuse, before `torch.load` reads anything, a file whose zip directory promises more data
+    than a model file can hold: `torch.save` stores entries uncompressed, so a compressed entry
+    (a zip bomb's tool), an entry larger than the file, or a total beyond the file's size (and the
+    memory limit) is refused from the central directory alone."""
+    size = os.path.getsize(p)
+    check_memory(size, f"the model file {p}", key=p, error=ArtifactError)
+    try:
+        with zipfile.ZipFile(p) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise ArtifactError(f"{p}: cannot read the file (truncated or not a nasc model file): {e}",
+                            hint="recompile it with `nasc compile`") from None
+    if len(infos) > MAX_ZIP_ENTRIES:
+        raise ArtifactError(f"{p}: {len(infos):,} entries in the archive (a model file has at most "
+                            f"{MAX_ZIP_ENTRIES:,})", hint="the file is not from `nasc compile`")
+    total = 0
+    for info in infos:
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ArtifactError(f"{p}: entry `{info.filename}` is compressed; `nasc compile` writes "
+                                "stored entries (a compressed one may be a zip bomb)",
+                                hint="recompile it with `nasc compile`")
+        if info.file_size > size:
+            raise ArtifactError(f"{p}: entry `{info.filename}` claims {format_size(info.file_size)}, more "
+                                f"than the whole file ({format_size(size)})", hint="the file is corrupt or hostile")
+        total += info.file_size
+    if total > size:
+        raise ArtifactError(f"{p}: the archive claims {format_size(total)} of data in a file of "
+                            f"{format_size(size)}", hint="the file is corrupt or hostile")
+
+
 def read_artifact(path: str | os.PathLike[str]) -> Artifact:
-    """Read and check a compiled model file (format, IR version, hash); `ArtifactError` if bad."""
+    """Read and check a compiled model file (container sizes, format, IR version, hash, then the
+    IR itself: the hash is no authentication, so a re-hashed edited IR is verified like any
+    source); `ArtifactError` if bad."""
     p = str(path)
-    if not os.path.isfile(p):
-        raise ArtifactError(f"{p}: no such file", hint="compile one with `nasc compile SRC -o model.pt`")
+    if not is_regular_file(p):
+        what = "no such file" if not os.path.lexists(p) else "not a regular file"
+        raise ArtifactError(f"{p}: {what}", hint="compile one with `nasc compile SRC -o model.pt`")
+    _check_container(p)
     try:
         payload = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # zip/pickle errors of a truncated or foreign file
@@ -154,7 +192,24 @@ def read_artifact(path: str | os.PathLike[str]) -> Artifact:
     if model.ir_version > IR_VERSION:
         raise ArtifactError(f"{p}: IR version {model.ir_version} is newer than this nasc reads ({IR_VERSION})",
                             hint="upgrade nasc")
+    _verify_stored(model, p)
     return Artifact(model=model, state_dict=sd, overrides=ov, meta=mt, nasc_version=str(payload["nasc_version"]))
+
+
+def _verify_stored(model: Model, p: str) -> None:
+    """The stored IR checked as a loaded source would be (names, arity, placement, cycles)."""
+    from nasc.ir.verify import verify
+    from nasc.ops.registry import primitive_table
+
+    try:
+        errors = verify(model, primitive_table())
+    except RecursionError:
+        raise ArtifactError(f"{p}: the stored IR is nested too deeply", hint="recompile it with `nasc compile`") from None
+    if errors:
+        first = min(errors, key=lambda e: e.sort_key())
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ArtifactError(f"{p}: the stored IR is invalid: {first.message}{more}", key=p,
+                            hint="the file was edited after `nasc compile` wrote it; recompile it")
 
 
 def load_module(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> NascNet:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from torch import Tensor, nn
 
+from nasc.analysis.cost import check_memory_limit
 from nasc.analysis.network import Network
 from nasc.errors import ValidationError
 from nasc.ir.model import Cell, Model
@@ -121,5 +122,10 @@ def _release_plan(n_stems: int, sources: list[list[int]]) -> tuple[list[int], li
 
 
 def build_module(network: Network) -> NascNet:
-    """Lower an elaborated network to a `NascNet` (weights initialised by torch's defaults)."""
+    """Lower an elaborated network to a `NascNet` (weights initialised by torch's defaults).
+
+    A network whose weights and one forward would need more memory than the limit in force
+    (`nasc.limits`; the analytic figures of `nasc.analysis.cost`) is refused with a
+    `ValidationError` before any module is allocated."""
+    check_memory_limit(network)
     return NascNet(network)

@@ -30,6 +30,7 @@ from torch import Tensor
 
 from nasc.atomic import atomic_save, atomic_write_text
 from nasc.ir.model import Choice, Model
+from nasc.search.genotype import genotype_or_none
 from nasc.search.strategy import Flag, SearchContext, SearchOutcome, SearchResult, SearchStrategy
 from nasc.train.config import OptimizerSection, Section
 from nasc.train.events import Message
@@ -69,11 +70,12 @@ class ArchStep(Callback):
     name = "darts"
 
     def __init__(self, architect: Architect, val_stream: BatchStream, space: Model,
-                 run: RunDir | None) -> None:
+                 run: RunDir | None, config: Any = None) -> None:
         self.architect = architect
         self.val = val_stream
         self.space = space
         self.run = run
+        self.config = config
         self.history: list[dict[str, Any]] = []  # one row per epoch (alphas.jsonl)
 
     def pre_step(self, trainer: Trainer, x: Tensor, y: Tensor) -> None:
@@ -85,16 +87,25 @@ class ArchStep(Callback):
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, metrics: dict[str, Any]) -> None:
         from nasc.search.darts import derive
-        from nasc.search.genotype import to_genotype
 
         model = self.architect.model
         metrics.update({f"val_{k}": v for k, v in trainer.evaluate(self.val.data).items()})
-        genotype = to_genotype(derive(self.space, model.alpha_matrices()))
-        self.history.append({"epoch": epoch, "step": trainer.global_step,
-                             "alphas": model.alpha_matrices(), "mixing": model.mixing_weights(),
-                             "genotype": genotype})
+        from nasc.search.nb201_bench import derived_accuracy
+
+        derived = derive(self.space, model.alpha_matrices())
+        genotype = genotype_or_none(derived)
+        row = {"epoch": epoch, "step": trainer.global_step, "alphas": model.alpha_matrices(),
+               "mixing": model.mixing_weights(), "genotype": genotype}
+        bench = derived_accuracy(self.config, derived) if self.config is not None else None
+        if bench is not None:  # the true accuracy of the cell derived so far (NAS-Bench-201)
+            row["benchmark"] = bench
+            if bench["accuracy"] is not None:
+                metrics["benchmark_top1"] = bench["accuracy"] / 100
+        self.history.append(row)
         self._write_history()
-        trainer.emit(Message(f"[darts] epoch {epoch + 1} genotype: {genotype}"))
+        trainer.emit(Message(f"[darts] epoch {epoch + 1} genotype: {genotype}"
+                             + (f"; benchmark: {bench['arch']} {bench['accuracy']}%"
+                                if bench is not None and bench["accuracy"] is not None else "")))
         if self.run is not None:
             self.run.scalars(op_shares(model), step=trainer.global_step)
 
@@ -189,13 +200,12 @@ class DartsSearch(SearchStrategy):
 
     def search(self, ctx: SearchContext) -> SearchOutcome:
         from nasc.search.darts import derive
-        from nasc.search.genotype import to_genotype
         from nasc.train.trainer import Trainer
 
         config, run = ctx.config, ctx.run
         s = build_search(ctx.space, config)
         model, data, darts = s.model, s.data, config.search.darts
-        callback = ArchStep(s.architect, data.val, s.space, run)
+        callback = ArchStep(s.architect, data.val, s.space, run, config)
         n_weights = sum(p.numel() for p in model.network_weights())
         run.log.add((LOOP_KEY, "setup"), {
             "space": ctx.source, "order": darts.order, "network_weights": n_weights,
@@ -215,7 +225,7 @@ class DartsSearch(SearchStrategy):
         fit = trainer.fit(data.train, None)
         alphas = model.alpha_matrices()
         final = derive(s.space, alphas)
-        genotype = to_genotype(final)
+        genotype = genotype_or_none(final)
         root = run.root
 
         def save_supernet(path: Path) -> None:

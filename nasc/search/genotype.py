@@ -65,6 +65,17 @@ def to_genotype(model: Model) -> str:
 
 # ------------------------------------------------------------------------------------ parsing
 
+def genotype_or_none(model: Model) -> str | None:
+    """`to_genotype(model)`, or None for a cell the genotype form cannot describe (e.g. a
+    NAS-Bench-201 cell, or a grown cell whose nodes do not take two inputs each)."""
+    from nasc.errors import NascError
+
+    try:
+        return to_genotype(model)
+    except NascError:
+        return None
+
+
 def _err(msg: str, node: ast.AST | None = None) -> ParseError:
     where = f" (column {node.col_offset + 1})" if node is not None and hasattr(node, "col_offset") else ""
     return ParseError(f"genotype: {msg}{where}",

@@ -32,6 +32,11 @@ passed to the lowered net as `net(x, arch={template: alpha})`. Petridish uses th
 (no softmax) with an L1 penalty: `nasc.lower.mixed.MixedOp` computes `sum_j w_j * op_j(x)` for any
 real `w` (unnormalised and negative weights included), so the raw alphas are passed as they are.
 
+Several templates can grow at once: grow them in turn (each `grow` takes the previous result;
+the `sg_*` definitions are shared), train one alpha matrix per template, then `select` each
+`Grown` in turn on the latest model (`dataclasses.replace(g, model=child)`); one score dict
+holding every template's edges may be passed to each `select`.
+
 `select` keeps the `k` (input, op) pairs with the largest |score| (the `petridish` finalize rule:
 `num_edges_to_sample`; two ops on one input may both stay), turns the candidate into an ordinary
 sum node of those plain ops, removes the join (restoring `target` in the output list), appends the
@@ -85,9 +90,12 @@ def sg_name(op: str) -> str:
 def grow(parent: Model, template: str, ops: Sequence[str], *, name: str | None = None) -> Grown:
     """Add a Petridish candidate node over `ops` to cell template `template` of discrete network
     `parent` (see the module docstring). `name` names the candidate (default: the next free
-    `n<i>`). Raises `SearchError` for a search space or a template with nothing to join,
-    `NameResolutionError` for an unknown template or op, `ValidationError` for a bad name."""
-    if is_search_space(parent):
+    `n<i>`). `parent` may already carry candidates in *other* templates (grow them one after
+    another; `select` each `Grown` with the latest model, `dataclasses.replace(g, model=...)`).
+    Raises `SearchError` for a search space, a template that already has a candidate or has
+    nothing to join, `NameResolutionError` for an unknown template or op, `ValidationError` for a
+    bad name."""
+    if is_search_space(parent) and not _only_candidates(parent):
         raise SearchError(f"`{parent.name}` is a search space (it has `choice` edges): Petridish grows "
                           "discrete networks", parent.span,
                           hint="derive a network from the space first (finalize), or start from a "
@@ -97,6 +105,9 @@ def grow(parent: Model, template: str, ops: Sequence[str], *, name: str | None =
         names = [c.name for c in parent.cells]
         raise NameResolutionError(f"unknown cell template `{template}`", parent.span,
                                   did_you_mean(template, names) or f"cell templates: {', '.join(names)}")
+    if any(isinstance(e.op, Choice) for n in cell.nodes for e in n.edges):
+        raise SearchError(f"cell `{cell.name}` already has a Petridish candidate", cell.span,
+                          hint="`select` it first: a template grows one candidate at a time")
     ops = tuple(ops)
     _check_ops(parent, cell, ops)
     taken = {i.name for i in cell.inputs} | {n.name for n in cell.nodes}
@@ -254,6 +265,22 @@ def _join_target(probe: Model, cell: Cell, cand: str) -> str:
              "node); a wider `concat` node cannot take it without changing the parent")
 
 
+def _only_candidates(model: Model) -> bool:
+    """Whether every choice edge of `model` is a Petridish candidate's (choices over `sg_*` ops
+    defined as `stop_gradient; <op>`): other templates may be grown at the same time."""
+    for c in model.cells:
+        for n in c.nodes:
+            for e in n.edges:
+                if isinstance(e.op, Choice):
+                    for call in e.op.candidates:
+                        d = model.op_def(call.op)
+                        op = call.op[len(SG_PREFIX):]
+                        if (call.args or not call.op.startswith(SG_PREFIX) or d is None
+                                or d.params or d.body != _sg_body(op, c)):
+                            return False
+    return True
+
+
 # -- select helpers ----------------------------------------------------------------------------
 def _grown_cell(grown: Grown) -> Cell:
     cell = grown.model.cell(grown.template)
@@ -279,7 +306,8 @@ def _check_scores(grown: Grown, ids: list[str], scores: Mapping[str, Sequence[fl
                           + (f" and {len(missing) - 4} more" if len(missing) > 4 else ""),
                           hint="scores are keyed by template edge id, e.g. "
                                f"`{ids[0]}`: one value per op")
-    extra = sorted(k for k in scores if k not in ids)
+    # keys of other templates are allowed (one score dict for several grown templates)
+    extra = sorted(k for k in scores if k.startswith(f"{grown.template}.") and k not in ids)
     if extra:
         raise SearchError(f"scores given for edge(s) that are not the candidate's: {', '.join(extra[:4])}",
                           hint=f"the candidate's edges are {ids[0]} .. {ids[-1]}")

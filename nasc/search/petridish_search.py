@@ -39,6 +39,7 @@ import random
 import time
 import zlib
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import Field
@@ -46,6 +47,7 @@ from pydantic import Field
 from nasc.atomic import atomic_write_text
 from nasc.errors import ConfigError, SearchError
 from nasc.ir.model import Model
+from nasc.limits import MAX_TRIALS
 from nasc.search.strategy import SearchContext, SearchOutcome, SearchResult, SearchStrategy
 from nasc.train.config import Section
 from nasc.train.events import EventSink, Message
@@ -80,8 +82,8 @@ class PetridishSection(Section):
                                                             "within this relative error of the hull")
     max_madd: int = Field(200_000_000, ge=1, description="stop when a trained model has more "
                                                          "multiply-adds than this")
-    max_hull_points: int = Field(100, ge=1, description="stop when the pool has this many models")
-    max_jobs: int | None = Field(None, ge=1, description="stop after this many finished jobs")
+    max_hull_points: int = Field(100, ge=1, le=MAX_TRIALS, description="stop when the pool has this many models")
+    max_jobs: int | None = Field(None, ge=1, le=MAX_TRIALS, description="stop after this many finished jobs")
     max_seconds: float | None = Field(None, gt=0, description="stop after this much search time")
     num_edges_to_sample: int = Field(2, ge=1, description="(op, input) pairs a grown node keeps")
     candidate_ops: list[str] = Field(default_factory=lambda: list(DARTS_OPS),
@@ -235,7 +237,7 @@ def search_job(model: str, config: dict[str, Any], key: str, out: str, init: str
     from nasc.atomic import atomic_save
     from nasc.lower.net import build_module
     from nasc.passes.finalize import scores_from_matrices
-    from nasc.search.genotype import to_genotype
+    from nasc.search.genotype import genotype_or_none
     from nasc.search.petridish_grow import arch_shape, grow, select
     from nasc.search.registry import ensure_sections
     from nasc.search.space import fit_to_data
@@ -298,10 +300,7 @@ def search_job(model: str, config: dict[str, Any], key: str, out: str, init: str
     for g in reversed(grown_steps):  # each step's names are its own template's
         child = select(dataclasses.replace(g, model=child), scores, pd.num_edges_to_sample)
     atomic_save({k: v.detach().cpu() for k, v in net.state_dict().items()}, Path(out))
-    try:
-        genotype: str | None = to_genotype(child)
-    except Exception:  # a grown cell need not fit the DARTS genotype's two-inputs-per-node form
-        genotype = None
+    genotype = genotype_or_none(child)  # a grown cell need not have two inputs per node
     return {"model": _model_json(child), "alphas": {t: m.tolist() for t, m in matrices.items()},
             "genotype": genotype, "time": round(time.perf_counter() - started, 3)}
 
@@ -372,7 +371,12 @@ class PetridishSearch(SearchStrategy):
                 spec = next(s for s in state["pending"] if s["key"] == result.key)
                 state["pending"].remove(spec)
                 state["jobs_done"] += 1
-                new = self._on_result(state, spec, result, rng, cfg_json, config, models_dir, run, sink)
+                # the job's log record and messages follow the checkpoint commit: a run killed
+                # in between redoes the job without having booked it twice
+                notes: list[Any] = []
+                new = self._on_result(state, spec, result, rng, cfg_json, config, models_dir,
+                                      log=lambda *a: notes.append(("log", a)),
+                                      say=lambda m: notes.append(("say", m)))
                 state["stopped"] = state["stopped"] or self._stop_reason(state, pd, start)
                 if state["stopped"] is None:
                     for s in new:
@@ -381,12 +385,15 @@ class PetridishSearch(SearchStrategy):
                 else:
                     dropped = ex.cancel_pending()
                     state["pending"] = []
-                    sink(Message(f"[petridish] stopping: {state['stopped']}"
-                                 + (f"; {len(dropped)} queued job(s) dropped" if dropped else "")))
+                    notes.append(("say", Message(f"[petridish] stopping: {state['stopped']}"
+                                                 + (f"; {len(dropped)} queued job(s) dropped"
+                                                    if dropped else ""))))
                 state["elapsed"] = time.perf_counter() - start
                 state["rng"] = rng.getstate()
                 ctx.checkpoint.commit(LOOP_KEY, {"state": json.dumps(state)})
                 self._write_pool(run, state, pd.cost)
+                for kind, note in notes:
+                    run.log.add(*note) if kind == "log" else sink(note)
         if state["stopped"] is None:
             state["stopped"] = "no jobs left"
         return self._decide(ctx, state, saved is not None)
@@ -414,11 +421,12 @@ class PetridishSearch(SearchStrategy):
                          "out": str(models_dir / f"search-{i}.pt"), "init": parent["weights"]}}
 
     def _on_result(self, state: dict[str, Any], spec: dict[str, Any], result: Any, rng: random.Random,
-                   cfg_json: dict[str, Any], config: Any, models_dir: Path, run: RunDir,
-                   sink: EventSink) -> list[dict[str, Any]]:
-        """Book a finished job; return the jobs it leads to."""
+                   cfg_json: dict[str, Any], config: Any, models_dir: Path, *,
+                   log: Callable[..., None], say: Callable[[Message], None]) -> list[dict[str, Any]]:
+        """Book a finished job into `state`; return the jobs it leads to. Its structured-log
+        record goes to `log`, its messages to `say` (both written after the commit)."""
         pd = config.search.petridish
-        run.log.add((LOOP_KEY, "jobs", spec["key"]),
+        log((LOOP_KEY, "jobs", spec["key"]),
                     {"kind": spec["kind"], "id": spec["id"], "parent": spec["parent"], "ok": result.ok,
                      "attempts": result.attempts, "seconds": round(result.seconds, 3),
                      **({"error": result.error} if not result.ok else
@@ -427,13 +435,13 @@ class PetridishSearch(SearchStrategy):
         if not result.ok:
             state["failed"].append({"key": spec["key"], "id": spec["id"], "parent": spec["parent"],
                                     "error": result.error, "attempts": result.attempts})
-            sink(Message(f"[petridish] job {spec['key']} failed after {result.attempts} attempt(s): "
+            say(Message(f"[petridish] job {spec['key']} failed after {result.attempts} attempt(s): "
                          f"{result.error}", level="warning"))
             return [self._search_spec(state, self._sample(state, rng, pd), cfg_json, models_dir)] \
                 if state["pool"] else []
         if spec["kind"] == "search":
             child = _model_from_json(result.value["model"])
-            sink(Message(f"[petridish] grew model {spec['parent']} -> {spec['id']} "
+            say(Message(f"[petridish] grew model {spec['parent']} -> {spec['id']} "
                          f"({result.seconds:.1f}s)"))
             return [self._train_spec(state, child, cfg_json, config, models_dir, parent=spec["parent"],
                                      stage="grown", generation=spec["generation"],
@@ -447,7 +455,7 @@ class PetridishSearch(SearchStrategy):
         point["weights"] = spec["args"]["out"]
         state["pool"].append(point)
         _mark_hull(state["pool"], pd.cost)
-        sink(Message(f"[petridish] model {point['id']} ({point['stage']}, {point['cells']} cells, "
+        say(Message(f"[petridish] model {point['id']} ({point['stage']}, {point['cells']} cells, "
                      f"{point['nodes']} nodes): val_top1={100 * point['val_top1']:.2f}% "
                      f"{pd.cost}={point[pd.cost]} ({result.seconds:.1f}s); hull: "
                      f"{[p['id'] for p in state['pool'] if p['on_hull']]}"))
@@ -549,7 +557,14 @@ class PetridishSearch(SearchStrategy):
             path = run.root / f"pool.{suffix}"
             plot_front(rows, cost, "error", path, key="id",
                        front_keys=[p["id"] for p in pool if p["on_hull"]], arrows=arrows,
-                       title="Petridish pool: held-out error against cost (frontier highlighted)")
+                       title="Petridish pool: held-out error against cost",
+                       labels={"error": "held-out error (1 - top-1)", "macs": "multiply-adds",
+                               "params": "parameters", "activation_bytes": "activation memory",
+                               "latency_ms": "batch-1 latency"},
+                       units={"latency_ms": "ms", "activation_bytes": "bytes"},
+                       annotate={p["id"]: str(p["id"]) for p in pool}, color_by="stage",
+                       points_label="models", front_label="lower convex hull (the gallery)",
+                       arrows_label="grown from")
             out[f"pool.{suffix}"] = None
         return out
 

@@ -31,6 +31,7 @@ from pydantic import Field
 
 from nasc.errors import CheckpointError, SearchError
 from nasc.ir.model import Model
+from nasc.limits import MAX_TRIALS
 from nasc.search.strategy import Flag, SearchContext, SearchOutcome, SearchResult, SearchStrategy
 from nasc.train.config import Section
 from nasc.train.events import EventSink, Message
@@ -44,7 +45,7 @@ _MAX_DRAWS_PER_TRIAL = 50
 class RandomSection(Section):
     """`search.random`: how many trials, at what size, against which cost."""
 
-    trials: int = Field(4, ge=1, description="number of distinct architectures to train")
+    trials: int = Field(4, ge=1, le=MAX_TRIALS, description="number of distinct architectures to train")
     channels: int | None = Field(None, ge=2, description="initial cell width C of each trial "
                                                          "(None: the space's own)")
     cells: int | None = Field(None, ge=1, description="number of cells (None: the space's own)")
@@ -91,7 +92,8 @@ def run_trial(space: Model, picks: dict[str, str | None], config: Any, index: in
 
     from nasc.analysis.cost import cost
     from nasc.compiler import compile_model
-    from nasc.search.genotype import to_genotype
+    from nasc.search.genotype import genotype_or_none
+    from nasc.search.nb201_bench import derived_accuracy
     from nasc.search.random import from_choices
     from nasc.search.space import fit_to_data
     from nasc.train.data import build_data
@@ -116,7 +118,7 @@ def run_trial(space: Model, picks: dict[str, str | None], config: Any, index: in
                       eval_batch_size=config.data.eval_batch_size)
     fit = trainer.fit(data.train, None)
     val = trainer.evaluate(data.val.data)
-    row = {"trial": index, "genotype": to_genotype(net), "picks": picks,
+    row = {"trial": index, "genotype": genotype_or_none(net), "picks": picks,
            "classes": data.num_classes, "input": list(data.input_shape),
            "params": report.params, "macs": report.macs,
            "train_loss": fit.metrics.get("train_loss"), "train_top1": fit.metrics.get("train_top1"),
@@ -126,6 +128,9 @@ def run_trial(space: Model, picks: dict[str, str | None], config: Any, index: in
 
         row["latency_ms"] = measure_latency(compiled.module, tuple(data.input_shape), device=device,
                                             repeat=config.search.random.latency_repeat).median_ms
+    bench = derived_accuracy(config, net)
+    if bench is not None:  # the trial's true accuracy (NAS-Bench-201), next to the measured one
+        row["benchmark"] = bench
     row["time"] = round(time.perf_counter() - started, 3)
     return row
 

@@ -23,6 +23,8 @@ BUILTIN_SEARCHES: dict[str, str] = {
     "darts": "nasc.search.darts_search:DartsSearch",
     "random": "nasc.search.random_search:RandomSearch",
     "petridish": "nasc.search.petridish_search:PetridishSearch",
+    "pc-darts": "nasc.search.pcdarts_search:PcDartsSearch",
+    "gdas": "nasc.search.gdas_search:GdasSearch",
 }
 
 

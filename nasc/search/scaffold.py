@@ -30,6 +30,7 @@ from nasc import __version__
 from nasc.atomic import atomic_write_text
 from nasc.errors import CheckpointError, ConfigError, NascError
 from nasc.ir.model import Model
+from nasc.limits import max_memory
 from nasc.search.registry import ensure_sections, get_search
 from nasc.search.space import comment_header
 from nasc.search.strategy import SearchContext, SearchOutcome, SearchResult, SearchStrategy
@@ -178,7 +179,9 @@ def _run(strategy: SearchStrategy, space: Model, config: Any, run: RunDir, event
     run.log.add("run", _header(config))
     ctx = SearchContext(strategy.name, space, config, run, source, sink, checkpoint, resuming)
     try:
-        outcome = strategy.search(ctx)
+        # networks the search builds over `run.max_memory` are refused before they are allocated
+        with max_memory(getattr(config.run, "max_memory", None), "run.max_memory"):
+            outcome = strategy.search(ctx)
         result = _finish(strategy, ctx, outcome)
         if outcome.message:
             sink(Message(outcome.message))
@@ -217,6 +220,12 @@ def _finish(strategy: SearchStrategy, ctx: SearchContext, outcome: SearchOutcome
             atomic_write_text(paths[name], content)
         elif content is not None:
             content(paths[name])
+    from nasc.search.nb201_bench import derived_accuracy
+
+    bench = derived_accuracy(config, outcome.final)
+    if bench is not None:
+        outcome.provenance["benchmark"] = bench
+        run.info(f"benchmark: {bench}")
     provenance = {"algorithm": strategy.name, "status": "finished", "space": ctx.source,
                   "epochs": config.trainer.epochs, "seed": config.run.seed,
                   "dataset": config.data.dataset, "batch_size": config.data.batch_size,

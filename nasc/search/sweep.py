@@ -134,11 +134,11 @@ def _layout_nodes(model: Model) -> int:
     return max((len(c.nodes) for c in model.cells if c.name in names), default=0)
 
 
-def _reason(err: NascError, hint: bool = True) -> str:
+def _reason(err: NascError) -> str:
     """A short reason for a table cell: the message (the first of several) and the hint."""
     first = err.errors[0] if isinstance(err, Diagnostics) and err.errors else err
     more = f" (+{len(err.errors) - 1} more)" if isinstance(err, Diagnostics) and len(err.errors) > 1 else ""
-    hint_text = f"; {first.hint}" if first.hint and hint else ""
+    hint_text = f"; {first.hint}" if first.hint else ""
     return f"{first.message}{more}{hint_text}"
 
 
@@ -153,13 +153,13 @@ def analytic_row(model: Model, point: SweepPoint, columns: Sequence[str]) -> tup
         built = build_point(model, point)
         try:
             network = elaborate(built)
-        except NascError as err:
+        except NascError:
             if built.aux is None:
                 raise
             # the aux tower only trains: a network it does not fit (DARTS' tower wants an 8x8
-            # map) is still measured, without it, and the row says why
+            # map) is still measured, without it, and the row says so
             network = elaborate(built.model_copy(update={"aux": None}))
-            note = f"measured without the aux tower, which does not fit: {_reason(err, hint=False)}"
+            note = "aux tower left out: it does not fit this skeleton (no params_with_aux)"
         report = cost(network)
     except NascError as err:
         row.update(status="skipped", reason=_reason(err))
@@ -371,21 +371,28 @@ def write_outputs(result: SweepResult, *, csv: str | os.PathLike[str] | None = N
         except OSError as e:
             raise ConfigError(f"cannot write {path}: {e.strerror or e}", key=flag) from None
 
+    for flag, path in (("--csv", csv), ("--json", json), ("--plot", plot)):
+        # an atomic write replaces what is there: never a folder or a device such as /dev/null
+        if path is not None and os.path.lexists(path) and not os.path.isfile(path):
+            raise ConfigError(f"cannot write {path}: it exists and is not a regular file", key=flag,
+                              hint="name a new file or an existing regular file")
+
     if csv is not None:
         result.files["csv"] = write(csv, to_csv(result), "--csv")
     if json is not None:
         result.files["json"] = write(json, _json.dumps(result.as_dict(), indent=1) + "\n", "--json")
     if plot is not None:
-        from nasc.export.plots import plot_front
+        from nasc.export.plots import LABELS, plot_front
 
         swept = [a for a in AXES if result.axes.get(a) is not None and len(result.axes[a] or ()) > 1]
         groups = [a for a in swept if 1 < len(result.axes[a] or ()) <= 10]
         color_by = min(groups, key=lambda a: len(result.axes[a] or ())) if groups else None
-        rows = [r for r in result.rows if r["status"] == "ok"]
+        rows = result.measured  # failed trainings still have their costs
         what = "supernets of the space" if result.kind == "supernet" else "networks"
         result.files["plot"] = plot_front(
             rows, result.x, result.y, plot, key="point", front_keys=result.front,
             annotate={r["point"]: _label(r, swept) for r in rows if r["front"]} if swept else None,
             color_by=color_by, log_x=log, log_y=log, points_label=what,
-            title=f"{result.model}: {len(rows)} {what}, front of {result.y} against {result.x}")
+            title=f"{result.model}: {len(rows)} {what}; Pareto front of "
+                  f"{LABELS.get(result.y, result.y)} against {LABELS.get(result.x, result.x)}")
     return result

@@ -35,10 +35,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from nasc.errors import ConfigError, did_you_mean, raise_all
+from nasc.limits import (MAX_BATCH, MAX_DATASET_SIZE, MAX_EPOCHS, MAX_IMAGE_SIDE, MAX_LR, MAX_SEED,
+                         MAX_SOURCE_BYTES, MAX_THREADS, parse_size, read_file_bytes)
 from nasc.overrides import parse_overrides
 from nasc.source import Span
 from nasc.yamlio import load_yaml
@@ -49,17 +51,32 @@ KeyPath = tuple[str | int, ...]
 class Section(BaseModel):
     """Base of every config section: frozen, unknown keys rejected."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf/nan are never a setting (`lr: 1e400` reads as inf): refused like any bad value
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class RunSection(Section):
     """Run identity and environment."""
 
     name: str = "train"
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="seeds every generator (a 64-bit seed)")
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
-    threads: int | None = Field(None, ge=1, description="torch intra-op threads (None: torch default)")
+    threads: int | None = Field(None, ge=1, le=MAX_THREADS,
+                                description="torch intra-op threads (None: torch default)")
     model: str | None = Field(None, description="model file being trained (recorded for --resume)")
+    max_memory: int | str | None = Field(
+        None, description="memory a network may need, bytes or e.g. 64G (None: NASC_MAX_MEMORY, else "
+                          "the machine's); networks over it are refused before they are built")
+
+    @field_validator("max_memory")
+    @classmethod
+    def _memory_size(cls, v: int | str | None) -> int | str | None:
+        if v is not None:
+            try:
+                parse_size(v, "run.max_memory")
+            except ConfigError as e:
+                raise ValueError(e.message) from None
+        return v
 
 
 class AugmentSection(Section):
@@ -75,11 +92,14 @@ class DataSection(Section):
 
     dataset: str = Field("builtin", description="builtin | cifar10:PATH | cifar100:PATH | mnist:PATH | "
                                                 "fashion_mnist:PATH | folder:PATH | a plugin's NAME[:PATH]")
-    train_size: int | None = Field(None, ge=1, description="builtin: images generated (5000); files: cap")
-    test_size: int | None = Field(None, ge=1, description="builtin: images generated (1000); files: cap")
-    image_size: int | None = Field(None, ge=1, description="folder datasets: resize to this square size")
-    batch_size: int = Field(32, ge=1, description="global batch (split over DDP ranks)")
-    eval_batch_size: int = Field(256, ge=1)
+    train_size: int | None = Field(None, ge=1, le=MAX_DATASET_SIZE,
+                                   description="builtin: images generated (5000); files: cap")
+    test_size: int | None = Field(None, ge=1, le=MAX_DATASET_SIZE,
+                                  description="builtin: images generated (1000); files: cap")
+    image_size: int | None = Field(None, ge=1, le=MAX_IMAGE_SIDE,
+                                   description="folder datasets: resize to this square size")
+    batch_size: int = Field(32, ge=1, le=MAX_BATCH, description="global batch (split over DDP ranks)")
+    eval_batch_size: int = Field(256, ge=1, le=MAX_BATCH)
     drop_last: bool = True
     augment: AugmentSection = Field(default_factory=AugmentSection)
 
@@ -87,7 +107,7 @@ class DataSection(Section):
 class TrainerSection(Section):
     """The training loop (defaults: the DARTS evaluation recipe, toy-sized)."""
 
-    epochs: int = Field(3, ge=0)
+    epochs: int = Field(3, ge=0, le=MAX_EPOCHS)
     grad_clip: float | None = Field(5.0, gt=0)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     aux_weight: float | None = Field(None, ge=0, description="loss weight of the aux head; null: the "
@@ -106,7 +126,7 @@ class OptimizerSection(Section):
     """A torch optimizer: `sgd` (momentum, nesterov) or `adam`/`adamw` (betas, eps)."""
 
     name: Literal["sgd", "adam", "adamw"] = "sgd"
-    lr: float = Field(0.025, gt=0)
+    lr: float = Field(0.025, gt=0, le=MAX_LR)
     momentum: float = Field(0.9, ge=0)
     nesterov: bool = False
     weight_decay: float = Field(3e-4, ge=0)
@@ -132,6 +152,10 @@ class SearchSection(Section):
 
     val_fraction: float = Field(0.5, gt=0, lt=1, description="part of the training set held out "
                                                                    "for architecture updates")
+    benchmark: str | None = Field(None, description="a NAS-Bench-201 data file: the true accuracy of "
+                                                    "every derived cell is looked up in it")
+    benchmark_dataset: str = Field("cifar10", description="the benchmark's dataset: cifar10 | "
+                                                          "cifar10-valid | cifar100 | ImageNet16-120")
 
 
 _SECTIONS: dict[str, type[BaseModel]] = {
@@ -235,12 +259,13 @@ def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
 def _read_yaml(path: Path,
                from_span: Span | None) -> tuple[dict[str, Any], dict[KeyPath, Span | None]]:
     """One config file's data and the span of every key, read by the guarded loader."""
-    try:
-        text = path.read_text(encoding="utf-8")
+    try:  # a regular file of bounded size: a device or FIFO (also behind a link) is refused unread
+        text = read_file_bytes(path, max_bytes=MAX_SOURCE_BYTES, what="config file", error=ConfigError,
+                               span=from_span, key=None if from_span else str(path)).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file `{path}` not found", span=from_span,
                           hint="paths in `include:` are relative to the including file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"cannot read config file `{path}`: {exc}", span=from_span) from None
     data, positions = load_yaml(text, str(path), error=ConfigError)
     if data is None:
@@ -255,7 +280,11 @@ def _read_yaml(path: Path,
 def read_config_file(path: str | Path, _stack: tuple[Path, ...] = (),
                      _from: Span | None = None) -> RawConfig:
     """Read one YAML config and everything it includes, merged (no validation, `full:` kept)."""
-    path = Path(path).resolve()
+    try:
+        path = Path(path).resolve()
+    except (RuntimeError, OSError):  # a symlink loop (RuntimeError before Python 3.13)
+        raise ConfigError(f"cannot read config file `{path}`: a symlink loop", span=_from,
+                          key=None if _from else str(path)) from None
     if path in _stack:
         chain = " -> ".join(p.name for p in (*_stack, path))
         raise ConfigError(f"include cycle: {chain}", span=_from,
@@ -355,10 +384,18 @@ def validate_config(raw: RawConfig | Mapping[str, Any]) -> BaseModel:
                 errors.append(ConfigError(f"unknown key `{dotted}`", span=span, key=dotted, hint=hint))
             else:
                 got = err.get("input")
-                shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
+                shown = "" if isinstance(got, (dict, list)) else f" (got {_brief(got)})"
                 errors.append(ConfigError(f"`{dotted}`: {err['msg']}{shown}", span=span, key=dotted))
         raise_all(errors)
         raise AssertionError("unreachable") from exc
+
+
+def _brief(value: Any) -> str:
+    """A bad value for an error message: huge numbers as a power of ten, long text cut."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        return f"~10^{len(str(abs(value))) - 1}" if abs(value) < 10**4000 else "a huge integer"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def load_config(path: str | Path | None, *, overrides: Sequence[str] = (), full: bool = False,

@@ -42,6 +42,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
+from nasc import limits
 from nasc.errors import ConfigError, DataError, NascError, did_you_mean
 from nasc.train import readers
 from nasc.train.synthetic import CLASS_NAMES, make_synthetic
@@ -136,6 +137,10 @@ def make_dataset(train: Split, test: Split, *, num_classes: int | None = None,
 
 def _builtin(path: Path | None, *, seed: int, train_size: int | None, test_size: int | None,
              image_size: int | None) -> Dataset:
+    n = (train_size or BUILTIN_TRAIN_SIZE) + (test_size or BUILTIN_TEST_SIZE)
+    # generation works in float32: refuse sizes the machine cannot hold before generating any
+    limits.check_memory(n * 3 * 32 * 32 * 4, f"the built-in dataset ({n:,} images)", key="data.train_size",
+                        error=ConfigError)
     train = make_synthetic(train_size or BUILTIN_TRAIN_SIZE, seed)
     # the test split is generated from a different seed: fresh images, same distribution
     test = make_synthetic(test_size or BUILTIN_TEST_SIZE, seed + 1_000_003)

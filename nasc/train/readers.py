@@ -16,6 +16,7 @@ import io
 import pickle
 import struct
 import tarfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from nasc import limits
 from nasc.errors import DataError
 
 Split = tuple[Tensor, Tensor]
@@ -75,7 +77,7 @@ class _Array:
             raw = raw.encode("latin1")
         if not isinstance(raw, (bytes, bytearray)):
             raise DataError("object arrays in pickles are not supported")
-        self.tensor = _from_bytes(raw, dtype, tuple(shape), "F" if fortran else "C")
+        self.tensor = _from_bytes(raw, dtype, _shape(shape), "F" if fortran else "C")
 
 
 def _from_bytes(raw: bytes | bytearray, dtype: _DType, shape: tuple[int, ...], order: str) -> Tensor:
@@ -97,34 +99,83 @@ def _reconstruct(cls: Any, shape: Any, dtype: Any) -> _Array:
     return _Array()
 
 
-def _frombuffer(buf: Any, dtype: _DType, shape: Any, order: str) -> Tensor:
-    return _from_bytes(bytes(buf), dtype, tuple(shape), order)
+def _byte_count(value: Any, limit: int, what: str) -> None:
+    """Refuse a size argument of an allowed constructor (`bytearray(n)` allocates n bytes) above
+    `limit`: a real CIFAR pickle only copies bytes it contains, so it never asks for more than
+    the pickle's own size."""
+    if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= limit:
+        shown = f"{value:,}" if abs(value) < 10**30 else "a huge size"
+        raise DataError(f"`{what}({shown})` in a pickle of {limit:,} bytes would allocate more than the "
+                        "file holds", hint="the file is not a plain CIFAR batch; it may have been tampered with")
 
 
-def _scalar(dtype: _DType, raw: Any) -> Any:
-    if isinstance(raw, str):
-        raw = raw.encode("latin1")
-    return _from_bytes(bytes(raw), dtype, (), "C").item()
+def _bytes_arg(value: Any, what: str) -> bytes:
+    """The buffer argument of `_frombuffer`/`scalar`: bytes (or a Python 2 str), never a size."""
+    if isinstance(value, str):
+        return value.encode("latin1")
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    raise DataError(f"`{what}` in a pickle got {type(value).__name__}, not a byte buffer",
+                    hint="the file is not a plain CIFAR batch; it may have been tampered with")
 
 
-def _codecs_encode(text: str, encoding: str = "utf-8") -> bytes:
-    # Python 3 pickles bytes at protocol < 3 as `_codecs.encode(str, "latin1")`.
-    return text.encode(encoding)
+_ENCODINGS = {"latin1", "latin-1", "utf-8", "utf8", "ascii"}
 
 
-_SAFE_GLOBALS: dict[tuple[str, str], Callable[..., Any]] = {
-    ("_codecs", "encode"): _codecs_encode,
-    ("builtins", "bytearray"): bytearray,
-    ("__builtin__", "bytearray"): bytearray,
-}
+def _constructors(limit: int) -> dict[tuple[str, str], Callable[..., Any]]:
+    """The globals a CIFAR pickle may use, bound to the pickle's size `limit` so none of them can
+    allocate more than the file holds (a 33-byte `bytearray(2**40)` is refused)."""
+
+    def make_bytearray(*args: Any) -> bytearray:
+        if args:
+            _byte_count(args[0], limit, "bytearray")
+            if not isinstance(args[0], (int, str, bytes, bytearray)):  # iterables of ints are not CIFAR's
+                raise DataError(f"`bytearray` in a pickle got {type(args[0]).__name__}")
+        return bytearray(*args[:2])
+
+    def codecs_encode(text: Any, encoding: Any = "utf-8") -> bytes:
+        # Python 3 pickles bytes at protocol < 3 as `_codecs.encode(str, "latin1")`
+        if not isinstance(text, str) or str(encoding).lower() not in _ENCODINGS:
+            raise DataError("unexpected `_codecs.encode` call in a pickle")
+        return text.encode(str(encoding))
+
+    def frombuffer(buf: Any, dtype: Any, shape: Any, order: Any) -> Tensor:
+        if not isinstance(dtype, _DType):
+            raise DataError("malformed array dtype in pickle")
+        return _from_bytes(_bytes_arg(buf, "frombuffer"), dtype, _shape(shape), str(order))
+
+    def scalar(dtype: Any, raw: Any) -> Any:
+        if not isinstance(dtype, _DType):
+            raise DataError("malformed array dtype in pickle")
+        return _from_bytes(_bytes_arg(raw, "scalar"), dtype, (), "C").item()
+
+    return {("_codecs", "encode"): codecs_encode, ("builtins", "bytearray"): make_bytearray,
+            ("__builtin__", "bytearray"): make_bytearray,
+            **{(m, "_frombuffer"): frombuffer for m in _NP_MODULES},
+            **{(m, "scalar"): scalar for m in _NP_MODULES}}
+
+
+def _shape(shape: Any) -> tuple[int, ...]:
+    """An array shape from a pickle: a short tuple of non-negative ints (anything else refused)."""
+    if isinstance(shape, int) and not isinstance(shape, bool):
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list)) or len(shape) > 32 or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        raise DataError("malformed array shape in pickle")
+    return tuple(shape)
 
 
 class _SafeUnpickler(pickle.Unpickler):
-    """Resolves only the globals a CIFAR pickle needs; anything else is refused."""
+    """Resolves only the globals a CIFAR pickle needs; anything else is refused. Every allowed
+    constructor is bounded by the pickle's size (`limit`)."""
+
+    def __init__(self, file: io.BytesIO, limit: int) -> None:
+        super().__init__(file, encoding="bytes")
+        self._globals = _constructors(limit)
 
     def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _SAFE_GLOBALS:
-            return _SAFE_GLOBALS[(module, name)]
+        if (module, name) in self._globals:
+            return self._globals[(module, name)]
         if module in _NP_MODULES:
             if name == "_reconstruct":
                 return _reconstruct
@@ -132,10 +183,6 @@ class _SafeUnpickler(pickle.Unpickler):
                 return _Array
             if name == "dtype":
                 return _DType
-            if name == "_frombuffer":
-                return _frombuffer
-            if name == "scalar":
-                return _scalar
         raise DataError(f"refusing to load `{module}.{name}` from a pickle",
                         hint="the file is not a plain CIFAR batch; it may have been tampered with")
 
@@ -154,45 +201,126 @@ def _unwrap(obj: Any) -> Any:
 
 
 def safe_unpickle(data: bytes, where: str) -> Any:
-    """Unpickle `data` with the restricted unpickler (`DataError` on anything unexpected)."""
+    """Unpickle `data` with the restricted unpickler (`DataError` on anything unexpected; no
+    allowed constructor may allocate more than `len(data)` bytes)."""
     try:
-        obj = _SafeUnpickler(io.BytesIO(data), encoding="bytes").load()
+        obj = _unwrap(_SafeUnpickler(io.BytesIO(data), len(data)).load())
+    except RecursionError:
+        raise DataError(f"{where}: the pickle is nested too deeply for a CIFAR batch") from None
     except DataError as err:
         err.message = f"{where}: {err.message}"
         err.args = (err.message,)
         raise
     except Exception as exc:  # any unpickling failure means a corrupt file
-        raise DataError(f"{where}: not a readable pickle ({type(exc).__name__}: {exc})",
+        raise DataError(f"{where}: not a readable pickle ({type(exc).__name__}: {str(exc)[:200]})",
                         hint="the file is truncated or corrupt; download it again") from None
-    return _unwrap(obj)
+    return obj
 
 
 # ------------------------------------------------------------------------------------- CIFAR
+
+MAX_FILE_BYTES = 4 * 2**30  # one dataset file (CIFAR batch, IDX file) read or decompressed
+ARCHIVE_RATIO = 32  # a real dataset archive decompresses to ~1.1x; a bomb to 1000x
+
+
+def _file_limit() -> int:
+    """The most bytes one dataset file may hold once read or decompressed (and the memory limit)."""
+    return min(MAX_FILE_BYTES, limits.current().max_memory)
+
+
+def _read_file(path: Path, what: str) -> bytes:
+    """A dataset file's bytes: a regular file under the size limit, else `DataError`."""
+    try:
+        return limits.read_file_bytes(path, max_bytes=_file_limit(), what=what, error=DataError,
+                                      key=str(path))
+    except FileNotFoundError:
+        raise DataError(f"`{path}` not found") from None
+
 
 def _cifar_source(root: Path, folder: str, archive: str, names: list[str]) -> Callable[[str], bytes]:
     """A function reading member `name` from `root`, `root/folder` or `root/archive` (tar.gz)."""
     for base in (root, root / folder):
         if all((base / n).is_file() for n in names):
-            return lambda n, base=base: (base / n).read_bytes()
+            return lambda n, base=base: _read_file(base / n, "CIFAR batch")
     tar_path = root if root.is_file() else root / archive
     if tar_path.is_file():
-        try:
-            tar = tarfile.open(tar_path, "r:*")
-            members = {Path(m.name).name: m for m in tar.getmembers() if m.isfile()}
-        except (tarfile.TarError, OSError) as exc:
-            raise DataError(f"cannot read archive `{tar_path}`: {exc}") from None
+        members = _tar_members(tar_path, set(names))
         if all(n in members for n in names):
             def read(n: str) -> bytes:
-                f = tar.extractfile(members[n])
-                assert f is not None
-                return f.read()
+                tar, member = members[n]
+                try:
+                    f = tar.extractfile(member)
+                    data = f.read(member.size + 1) if f is not None else b""
+                except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+                    raise DataError(f"cannot read `{n}` from `{tar_path}`: {exc}") from None
+                if len(data) != member.size:
+                    raise DataError(f"`{n}` in `{tar_path}` is truncated", hint="download the archive again")
+                return data
             return read
     raise DataError(f"CIFAR files not found under `{root}` (looked for {', '.join(names)})",
                     hint=f"extract {archive} there (it unpacks to `{folder}/`), "
                          "or use `--data builtin`")
 
 
-def _cifar_batch(raw: bytes, where: str, label_key: str) -> Split:
+def _tar_members(tar_path: Path, wanted: set[str]) -> dict[str, tuple[tarfile.TarFile, tarfile.TarInfo]]:
+    """The members named in `wanted` of a (compressed) tar archive, found by walking its headers
+    one by one and stopping once all are found. Before each step, the decompressed offset it
+    would reach is checked against a bound derived from the archive's size (`ARCHIVE_RATIO`) and
+    the file limit, so a decompression bomb is refused instead of inflated."""
+    try:
+        size = tar_path.stat().st_size
+    except OSError as exc:
+        raise DataError(f"cannot read archive `{tar_path}`: {exc.strerror or exc}") from None
+    bound = min(_file_limit(), ARCHIVE_RATIO * size + 2**20)
+    found: dict[str, tuple[tarfile.TarFile, tarfile.TarInfo]] = {}
+    try:
+        tar = tarfile.open(tar_path, "r:*")
+        for _ in range(100_000):  # members: a CIFAR archive has a handful
+            member = tar.next()
+            if member is None:
+                break
+            end = member.offset_data + member.size
+            if end > bound:
+                raise DataError(f"archive `{tar_path}` unpacks to more than {limits.format_size(bound)} "
+                                f"(member `{member.name}` alone claims {limits.format_size(member.size)})",
+                                hint="a CIFAR archive is about as large unpacked as packed; this one "
+                                     "may be a decompression bomb")
+            name = Path(member.name).name
+            if member.isfile() and name in wanted and name not in found:
+                found[name] = (tar, member)
+                if len(found) == len(wanted):
+                    break
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"cannot read archive `{tar_path}`: {exc}") from None
+    return found
+
+
+def _cifar_labels(labels: Any, n: int, classes: int, where: str, key: str) -> Tensor:
+    """The labels of a CIFAR batch as int64, checked before any tensor is built from them: a list
+    of `n` ints (or a 1-D integer array) in 0..classes-1."""
+    if isinstance(labels, Tensor):
+        if labels.dim() != 1 or labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+            raise DataError(f"{where}: `{key}` is not a 1-D integer array")
+        y = labels.to(torch.int64)
+    elif isinstance(labels, (list, tuple)):
+        if len(labels) != n:
+            raise DataError(f"{where}: {n} images but {len(labels)} labels")
+        if not all(type(v) is int for v in labels):  # bools, floats, huge-int objects, strings...
+            bad = next(v for v in labels if type(v) is not int)
+            raise DataError(f"{where}: `{key}` holds a {type(bad).__name__}, not an integer label")
+        if labels and not all(0 <= v < classes for v in labels):
+            raise DataError(f"{where}: a label in `{key}` is outside 0..{classes - 1}")
+        y = torch.tensor(labels, dtype=torch.int64)
+    else:
+        raise DataError(f"{where}: `{key}` is a {type(labels).__name__}, not a list of labels")
+    if y.numel() != n:
+        raise DataError(f"{where}: {n} images but {y.numel()} labels")
+    if n and (int(y.min()) < 0 or int(y.max()) >= classes):
+        raise DataError(f"{where}: a label in `{key}` is outside 0..{classes - 1}")
+    return y
+
+
+def _cifar_batch(raw: bytes, where: str, label_key: str, classes: int) -> Split:
     batch = safe_unpickle(raw, where)
     if not isinstance(batch, dict) or "data" not in batch or label_key not in batch:
         raise DataError(f"{where}: not a CIFAR batch (missing `data` or `{label_key}`)")
@@ -200,10 +328,7 @@ def _cifar_batch(raw: bytes, where: str, label_key: str) -> Split:
     if not isinstance(data, Tensor) or data.dtype != torch.uint8 or data.dim() != 2 \
             or data.shape[1] != 3 * 32 * 32:
         raise DataError(f"{where}: `data` is not a uint8 array of shape (N, 3072)")
-    y = labels if isinstance(labels, Tensor) else torch.tensor(list(labels))
-    y = y.to(torch.int64).reshape(-1)
-    if y.numel() != data.shape[0]:
-        raise DataError(f"{where}: {data.shape[0]} images but {y.numel()} labels")
+    y = _cifar_labels(labels, int(data.shape[0]), classes, where, label_key)
     return data.reshape(-1, 3, 32, 32).clone(), y
 
 
@@ -211,16 +336,16 @@ def read_cifar10(root: Path) -> tuple[Split, Split]:
     """CIFAR-10 python batches (`data_batch_1..5`, `test_batch`) from a folder or the .tar.gz."""
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
     read = _cifar_source(root, "cifar-10-batches-py", "cifar-10-python.tar.gz", names)
-    parts = [_cifar_batch(read(n), n, "labels") for n in names[:-1]]
+    parts = [_cifar_batch(read(n), n, "labels", 10) for n in names[:-1]]
     train = (torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]))
-    return train, _cifar_batch(read("test_batch"), "test_batch", "labels")
+    return train, _cifar_batch(read("test_batch"), "test_batch", "labels", 10)
 
 
 def read_cifar100(root: Path) -> tuple[Split, Split]:
     """CIFAR-100 python files (`train`, `test`, labels from `fine_labels`)."""
     read = _cifar_source(root, "cifar-100-python", "cifar-100-python.tar.gz", ["train", "test"])
-    return (_cifar_batch(read("train"), "train", "fine_labels"),
-            _cifar_batch(read("test"), "test", "fine_labels"))
+    return (_cifar_batch(read("train"), "train", "fine_labels", 100),
+            _cifar_batch(read("test"), "test", "fine_labels", 100))
 
 
 # --------------------------------------------------------------------------------------- IDX
@@ -231,34 +356,73 @@ _IDX_TYPES: dict[int, tuple[torch.dtype, str]] = {
 }
 
 
-def read_idx(path: Path) -> Tensor:
-    """One IDX file (optionally gzip-compressed) as a tensor."""
-    try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DataError(f"cannot read `{path}`: {exc}") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+def _idx_size(head: bytes, path: Path) -> tuple[int, tuple[int, ...], int]:
+    """(header bytes, dims, total bytes) an IDX header claims; `DataError` on a bad magic number."""
+    if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_TYPES:
         raise DataError(f"`{path}` is not an IDX file (bad magic number)")
-    dtype, fmt = _IDX_TYPES[raw[2]]
-    ndim = raw[3]
+    ndim = head[3]
     header = 4 + 4 * ndim
-    if len(raw) < header:
+    if len(head) < header:
         raise DataError(f"`{path}`: truncated IDX header")
-    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    dims = struct.unpack(f">{ndim}I", head[4:header])
     count = 1
     for d in dims:
         count *= d
+    return header, dims, header + count * struct.calcsize(_IDX_TYPES[head[2]][1])
+
+
+def _inflate(d: Any, data: bytes, want: int) -> bytes:
+    """Up to `want` more decompressed bytes from `d`, fed `data` (pass `d.unconsumed_tail` to
+    continue: each call replaces the tail with what it left of its own input)."""
+    out = bytearray()
+    chunk = d.decompress(data, want)
+    while True:
+        out += chunk
+        if len(out) >= want or not d.unconsumed_tail:
+            return bytes(out)
+        chunk = d.decompress(d.unconsumed_tail, want - len(out))
+
+
+def _read_idx_bytes(path: Path) -> bytes:
+    """The (decompressed) bytes of an IDX file, never more than its header claims: a gzip file is
+    inflated header first, the claimed size checked against the limits, then at most that much
+    (plus one byte, to detect a lying header) is inflated."""
+    raw = _read_file(path, "IDX file")
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    limit = min(_file_limit(), ARCHIVE_RATIO * len(raw) + 2**20)  # real IDX data packs ~4:1
+    try:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        head = _inflate(d, raw, 4)
+        head += _inflate(d, d.unconsumed_tail, 4 * head[3]) if len(head) == 4 else b""
+        header, dims, claimed = _idx_size(head, path)
+        if claimed > limit:
+            raise DataError(f"`{path}`: the IDX header claims shape {dims} ({limits.format_size(claimed)}), "
+                            f"over the limit of {limits.format_size(limit)}",
+                            hint="the header is corrupt or hostile, or the file is too large to load")
+        return head + _inflate(d, d.unconsumed_tail, claimed - len(head) + 1)
+    except zlib.error as exc:
+        raise DataError(f"cannot read `{path}`: corrupt gzip data ({exc})") from None
+
+
+def read_idx(path: Path) -> Tensor:
+    """One IDX file (optionally gzip-compressed) as a tensor; a header whose claimed size does not
+    match the data is refused before the data is inflated or copied."""
+    raw = _read_idx_bytes(path)
+    header, dims, claimed = _idx_size(raw[:4 + 4 * raw[3]] if len(raw) >= 4 else raw, path)
+    dtype, fmt = _IDX_TYPES[raw[2]]
+    if len(raw) != claimed:
+        raise DataError(f"`{path}`: expected {claimed - header} data bytes for shape {dims}, "
+                        f"found {len(raw) - header}{'+' if len(raw) > claimed else ''}",
+                        hint="the file is truncated or corrupt")
     itemsize = struct.calcsize(fmt)
-    if len(raw) - header != count * itemsize:
-        raise DataError(f"`{path}`: expected {count * itemsize} data bytes for shape {dims}, "
-                        f"found {len(raw) - header}", hint="the file is truncated or corrupt")
     body = bytearray(raw[header:])
-    if itemsize > 1:  # IDX is big-endian; swap to native order
-        values = struct.unpack(f">{count}{fmt[-1]}", body)
-        return torch.tensor(values, dtype=dtype).reshape(dims)
-    return torch.frombuffer(body, dtype=dtype).reshape(dims) if count else torch.empty(dims, dtype=dtype)
+    if not body:
+        return torch.empty(dims, dtype=dtype)
+    if itemsize > 1:  # IDX is big-endian: reverse each item's bytes (no per-value Python objects)
+        swapped = torch.frombuffer(body, dtype=torch.uint8).view(-1, itemsize).flip(1).contiguous()
+        return swapped.view(dtype).reshape(dims)
+    return torch.frombuffer(body, dtype=dtype).reshape(dims)
 
 
 _IDX_NAMES = {

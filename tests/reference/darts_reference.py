@@ -545,3 +545,67 @@ class SearchNetwork(nn.Module):
             reduce=gene_reduce, reduce_concat=concat,
         )
         return genotype
+
+
+# ---------------------------------------------------------------------------------------------
+# the other genotypes of the DARTS family: quark0/darts `genotypes.py` (NASNet, AmoebaNet, DARTS
+# = DARTS_V1) and yuhuixu1993/PC-DARTS `genotypes.py` (PC_DARTS_cifar, PC_DARTS_image)
+
+NASNet = Genotype(
+    normal=[("sep_conv_5x5", 1), ("sep_conv_3x3", 0), ("sep_conv_5x5", 0), ("sep_conv_3x3", 0),
+            ("avg_pool_3x3", 1), ("skip_connect", 0), ("avg_pool_3x3", 0), ("avg_pool_3x3", 0),
+            ("sep_conv_3x3", 1), ("skip_connect", 1)],
+    normal_concat=[2, 3, 4, 5, 6],
+    reduce=[("sep_conv_5x5", 1), ("sep_conv_7x7", 0), ("max_pool_3x3", 1), ("sep_conv_7x7", 0),
+            ("avg_pool_3x3", 1), ("sep_conv_5x5", 0), ("skip_connect", 3), ("avg_pool_3x3", 2),
+            ("sep_conv_3x3", 2), ("max_pool_3x3", 1)],
+    reduce_concat=[4, 5, 6],
+)
+
+AmoebaNet = Genotype(
+    normal=[("avg_pool_3x3", 0), ("max_pool_3x3", 1), ("sep_conv_3x3", 0), ("sep_conv_5x5", 2),
+            ("sep_conv_3x3", 0), ("avg_pool_3x3", 3), ("sep_conv_3x3", 1), ("skip_connect", 1),
+            ("skip_connect", 0), ("avg_pool_3x3", 1)],
+    normal_concat=[4, 5, 6],
+    reduce=[("avg_pool_3x3", 0), ("sep_conv_3x3", 1), ("max_pool_3x3", 0), ("sep_conv_7x7", 2),
+            ("sep_conv_7x7", 0), ("avg_pool_3x3", 1), ("max_pool_3x3", 0), ("max_pool_3x3", 1),
+            ("conv_7x1_1x7", 0), ("sep_conv_3x3", 5)],
+    reduce_concat=[3, 4, 6],
+)
+
+DARTS_V1 = Genotype(
+    normal=[("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("skip_connect", 0), ("sep_conv_3x3", 1),
+            ("skip_connect", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("skip_connect", 2)],
+    normal_concat=[2, 3, 4, 5],
+    reduce=[("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2), ("max_pool_3x3", 0),
+            ("max_pool_3x3", 0), ("skip_connect", 2), ("skip_connect", 2), ("avg_pool_3x3", 0)],
+    reduce_concat=[2, 3, 4, 5],
+)
+
+PC_DARTS_cifar = Genotype(
+    normal=[("sep_conv_3x3", 1), ("skip_connect", 0), ("sep_conv_3x3", 0), ("dil_conv_3x3", 1),
+            ("sep_conv_5x5", 0), ("sep_conv_3x3", 1), ("avg_pool_3x3", 0), ("dil_conv_3x3", 1)],
+    normal_concat=range(2, 6),
+    reduce=[("sep_conv_5x5", 1), ("max_pool_3x3", 0), ("sep_conv_5x5", 1), ("sep_conv_5x5", 2),
+            ("sep_conv_3x3", 0), ("sep_conv_3x3", 3), ("sep_conv_3x3", 1), ("sep_conv_3x3", 2)],
+    reduce_concat=range(2, 6),
+)
+
+PC_DARTS_image = Genotype(
+    normal=[("skip_connect", 1), ("sep_conv_3x3", 0), ("sep_conv_3x3", 0), ("skip_connect", 1),
+            ("sep_conv_3x3", 1), ("sep_conv_3x3", 3), ("sep_conv_3x3", 1), ("dil_conv_5x5", 4)],
+    normal_concat=range(2, 6),
+    reduce=[("sep_conv_3x3", 0), ("skip_connect", 1), ("dil_conv_5x5", 2), ("max_pool_3x3", 1),
+            ("sep_conv_3x3", 2), ("sep_conv_3x3", 1), ("sep_conv_5x5", 0), ("sep_conv_3x3", 3)],
+    reduce_concat=range(2, 6),
+)
+
+#: the six genotypes of the DARTS family, by the names the reference code gives them
+FAMILY = {"NASNet": NASNet, "AmoebaNet": AmoebaNet, "DARTS_V1": DARTS_V1, "DARTS_V2": DARTS_V2,
+          "PC_DARTS_cifar": PC_DARTS_cifar, "PC_DARTS_image": PC_DARTS_image}
+
+
+def genotype_text(g: Genotype) -> str:
+    """The genotype as the reference code prints it (`str(genotype)`; concats as lists)."""
+    return (f"Genotype(normal={list(g.normal)!r}, normal_concat={list(g.normal_concat)!r}, "
+            f"reduce={list(g.reduce)!r}, reduce_concat={list(g.reduce_concat)!r})")

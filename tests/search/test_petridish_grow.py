@@ -2,6 +2,8 @@
 gradients) while the candidate learns; `select` keeps the top-k (input, op) pairs."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -209,6 +211,31 @@ def test_select_from_an_alpha_matrix_and_the_finalize_rule() -> None:
     node = g.model.cell("reduce").nodes[2].model_copy(update={"keep": 1})  # type: ignore[union-attr]
     kept = get_rule("petridish")(node, {i: alpha[i].tolist() for i in range(4)})
     assert [(e.input, e.op.op) for e in kept] == [("n1", "sg_sep_conv_3x3")]  # type: ignore[union-attr]
+
+
+def test_two_templates_grow_together_and_select_in_turn() -> None:
+    p = parent()
+    gn = grow(p, "normal", OPS)
+    gr = grow(gn.model, "reduce", OPS)
+    assert gr.op_defs == ()  # the sg_* definitions are shared
+    pnet, gnet = lowered(p), lowered(gr.model, seed=7)
+    _, unexpected = gnet.load_state_dict(pnet.state_dict(), strict=False)
+    assert unexpected == []
+    torch.manual_seed(3)
+    arch = {g.template: torch.randn(arch_shape(g), dtype=torch.float64) for g in (gn, gr)}
+    x, _ = batch()
+    pnet.eval()
+    gnet.eval()
+    assert torch.equal(pnet(x), gnet(x, arch=arch))
+    scores = scores_from_matrices(gr.model, arch)  # one dict for both templates
+    child = gr.model
+    for g in (gr, gn):
+        child = select(dataclasses.replace(g, model=child), scores, 2)
+    assert not is_search_space(child) and not any(d.name.startswith("sg_") for d in child.ops)
+    assert [c.output for c in child.cells] == [("n0", "n1", "n2"), ("n0", "n1", "n2")]
+    assert verify(child, primitive_table()) == [] and elaborate(child)
+    with pytest.raises(SearchError, match="already has a Petridish candidate"):
+        grow(gr.model, "normal", OPS)
 
 
 # -- errors -------------------------------------------------------------------------------------
