@@ -127,7 +127,21 @@ def raise_all(errors: Iterable[NascError]) -> None:
         raise Diagnostics(errs)
 
 
+SUGGEST_CANDIDATES = 2_000  # names one hint compares against (difflib costs per candidate)
+SUGGEST_NAME_CHARS = 100  # longer names get no hint (difflib costs grow with the square)
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """A 'did you mean `x`?' hint for a misspelt name, or None when nothing is close."""
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    """A 'did you mean `x`?' hint for a misspelt name, or None when nothing is close.
+
+    The work is bounded whatever the input: a huge candidate list is first narrowed to the names
+    of about the same length (a close match differs by a few characters), at most
+    `SUGGEST_CANDIDATES` of them, and very long names get no hint."""
+    if len(name) > SUGGEST_NAME_CHARS:
+        return None
+    cands = candidates if isinstance(candidates, list) else list(candidates)
+    if len(cands) > SUGGEST_CANDIDATES:
+        n = len(name)
+        cands = [c for c in cands if abs(len(c) - n) <= max(2, n // 3)][:SUGGEST_CANDIDATES]
+    close = difflib.get_close_matches(name, cands, n=1, cutoff=0.6)
     return f"did you mean `{close[0]}`?" if close else None

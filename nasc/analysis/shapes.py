@@ -14,7 +14,8 @@ messages that name the edge.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import ChainMap
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,7 +83,8 @@ class Expander:
     def expand(self, call: OpCall, ctx: CallContext) -> tuple[tuple[PrimCall, ...], Shape]:
         """The primitives `call` applies to `ctx.shape`, and the output shape. Args are evaluated
         in the model params plus `ctx`'s context names (the environment of a top-level call)."""
-        env = {**self.params, **ctx.env()}
+        # layered, not copied: a copy of every model param per call made large sources quadratic
+        env: Mapping[str, Value] = ChainMap(ctx.env(), self.params)
         key = None
         if not is_primitive(call.op) and call.op in self.defs:
             # a composite's primitives carry the spans of its definition, not of this call, so
@@ -201,7 +203,7 @@ class Expander:
                                           did_you_mean(k, known) or f"its parameters are: {', '.join(known)}")
         cctx = self._context(d.name, {k: v for k, v in values.items() if k in SETTABLE_CONTEXT
                                       and k not in declared}, ctx, call.span)
-        env: dict[str, Value] = {**self.params, **cctx.env()}
+        env: MutableMapping[str, Value] = ChainMap({}, cctx.env(), self.params)
         for p in d.params:
             if p.name in values:
                 env[p.name] = values[p.name]

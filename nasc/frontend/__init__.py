@@ -10,7 +10,9 @@ Any input, however malformed, raises nothing else (deep nesting included).
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import contextlib
+import gc
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from nasc.errors import ConfigError, Diagnostics, NascError, ParseError, did_you_mean
@@ -24,9 +26,28 @@ __all__ = ["apply_overrides", "is_library", "load_library", "load_model", "parse
            "read_text"]
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a source is parsed and checked: parsing makes
+    hundreds of thousands of small acyclic objects, and the collector's passes over the growing
+    heap made a source of tens of thousands of items take worse than linear time."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def parse_source(text: str, path: str | Path | None) -> Model:
     """Parse a source text (by the extension of `path`: .nas, .yaml/.yml, .json) and resolve its
     imports. The result is not verified; `load_model` does that."""
+    with _gc_paused():
+        return _parse_source(text, path)
+
+
+def _parse_source(text: str, path: str | Path | None) -> Model:
     file = str(path) if path is not None else None
     suffix = Path(file).suffix.lower() if file else ".nas"
     try:
@@ -119,7 +140,8 @@ def load_model(path: str | Path, overrides: Mapping[str, object] | None = None) 
     model = parse_source(text, str(path))
     model = apply_overrides(model, overrides)
     try:
-        errors = verify(model, primitive_table())
+        with _gc_paused():
+            errors = verify(model, primitive_table())
     except RecursionError:  # a hand-made IR deeper than the front ends accept
         raise ParseError("model nested too deeply", Span(file=str(path), line=1, col=1)) from None
     if errors:

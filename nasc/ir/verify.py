@@ -77,6 +77,9 @@ def _dups(items: Iterable[tuple[str, Span | None]], what: str, errors: list[Nasc
             seen[name] = span
 
 
+HINTED_UNKNOWN_OPS = 50  # unknown op names that get a did-you-mean hint in one verify
+
+
 class _Verifier:
     def __init__(self, model: Model, primitives: Mapping[str, PrimitiveSpec]) -> None:
         self.m = model
@@ -88,9 +91,22 @@ class _Verifier:
         self.params = {p.name: p.default for p in model.params}
         self.choice_names = sorted({e.op.name for c in model.cells for n in c.nodes for e in n.edges
                                     if isinstance(e.op, Choice) and e.op.name})
+        self._hinted = 0
+        self._known: list[str] | None = None
 
     def err(self, e: NascError) -> None:
         self.errors.append(e)
+
+    def suggest_op(self, name: str) -> str | None:
+        """A did-you-mean hint for an unknown op name. The candidate list is built once, and
+        after `HINTED_UNKNOWN_OPS` hints no more are computed: a source with thousands of
+        unknown names stays linear (each hint compares against every known name)."""
+        self._hinted += 1
+        if self._hinted > HINTED_UNKNOWN_OPS:
+            return None
+        if self._known is None:
+            self._known = [*self.prims, *self.ops, *self.choice_names]
+        return did_you_mean(name, self._known)
 
     # -- expressions and calls --
     def check_refs(self, e: Expr, allowed: Iterable[str], fallback: Span | None, where: str) -> None:
@@ -137,8 +153,7 @@ class _Verifier:
                     self.err(ValidationError(f"primitive `{name}` needs argument `{f}`", call.span,
                                              f"write e.g. `{name}({f}=...)`"))
             return
-        known = [*self.prims, *self.ops, *self.choice_names]
-        hint = did_you_mean(name, known)
+        hint = self.suggest_op(name)
         if hint is None and not self.m.imports:
             hint = "nothing is imported: add `import std` for the standard ops"
         self.err(NameResolutionError(f"unknown op `{name}` in {where}", call.span, hint))

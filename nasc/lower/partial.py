@@ -34,10 +34,16 @@ def channel_shuffle(x: Tensor, groups: int) -> Tensor:
     """ShuffleNet's channel shuffle as PC-DARTS applies it: view the channels as
     `(groups, C // groups)`, transpose, flatten. Keeps `x`'s memory format."""
     n, c, h, w = x.shape
-    fmt = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) and c > 1 \
-        else torch.contiguous_format
+    fmt = _format(x)
     out = x.reshape(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
     return out.contiguous(memory_format=fmt)
+
+
+def _format(x: Tensor) -> torch.memory_format:
+    """The memory format to keep: channels-last when `x` is (and is not also plain contiguous)."""
+    if x.dim() == 4 and x.shape[1] > 1 and x.is_contiguous(memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
 
 
 class PartialMixedOp(nn.Module):
@@ -59,7 +65,10 @@ class PartialMixedOp(nn.Module):
 
     def forward(self, x: Tensor, row: Tensor) -> Tensor:
         beta = row[self.n]
-        y = self.mixed(x[:, : self.part], row[: self.n] * beta)
+        fmt = _format(x)
+        # a channel slice is strided in either layout: copy it dense, or the convolutions
+        # below fall back to torch's slow kernels
+        y = self.mixed(x[:, : self.part].contiguous(memory_format=fmt), row[: self.n] * beta)
         rest = x[:, self.part:]
         if self.stride > 1:
             # ceil mode: equal to PC-DARTS' MaxPool2d(2, 2) on even sizes, and matches the

@@ -24,10 +24,51 @@ from nasc.search.darts import supernet
 ALPHA_INIT_SCALE = 1e-3  # DARTS: alpha = 1e-3 * randn
 
 
+#: 1x1 stride-2 convolutions narrower than this disable channels-last: torch 2.13's CPU backward of a 1x1
+#: stride-2 channels-last conv with 1-4 channels corrupts the heap (SIGSEGV in a toy search at
+#: `search.darts.channels=2`, whose factorized reductions have 1-channel convs)
+MIN_CHANNELS_LAST_WIDTH = 5
+
+
 def use_channels_last(device: torch.device | str | None) -> bool:
     """Whether the supernet should run in channels-last memory format: on the CPU, where oneDNN's
     depthwise and 1x1 convolutions are several times faster in that layout."""
     return torch.device(device or "cpu").type == "cpu"
+
+
+def narrowest_conv(network: Any) -> int | None:
+    """The fewest channels (input or output) of any 1x1 stride-2 convolution in an elaborated
+    network (a strided 1x1 `conv`, the two of a `factorized_reduce`), or None when it has none:
+    the convolutions whose channels-last backward the torch bug hits."""
+    widths: list[int] = []
+
+    def visit(p: Any) -> None:
+        for c in getattr(p, "calls", ()):
+            if c.op == "conv" and c.params.k == 1 and c.params.stride == 2:
+                widths.extend((c.in_shapes[0][0], c.params.out))
+            elif c.op == "factorized_reduce":  # two convs, each to half the output
+                widths.extend((c.in_shapes[0][0], c.params.out // 2))
+
+    for p in (*network.stems, network.head, *((network.aux,) if network.aux is not None else ())):
+        visit(p)
+    for cell in network.cells:
+        for i in cell.inputs:
+            if i.op is not None:
+                visit(i.op)
+        for n in cell.nodes:
+            for e in n.edges:
+                for p in getattr(e.op, "candidates", (e.op,)):
+                    visit(p)
+            if n.proj is not None:
+                visit(n.proj)
+    return min(widths) if widths else None
+
+
+def channels_last_safe(network: Any) -> bool:
+    """Whether channels-last is safe for this network (no 1x1 stride-2 conv narrower than
+    `MIN_CHANNELS_LAST_WIDTH`)."""
+    narrow = narrowest_conv(network)
+    return narrow is None or narrow >= MIN_CHANNELS_LAST_WIDTH
 
 
 class DartsSupernet(nn.Module):
@@ -50,6 +91,10 @@ class DartsSupernet(nn.Module):
             for t, shape in shapes.items()})
         self.edge_ids: dict[str, list[str]] = {
             c.name: choice_edge_ids(c) for c in space.cells if c.name in shapes}
+        network = getattr(net, "network", None)
+        if channels_last and network is not None and not channels_last_safe(network):
+            # a workaround, not a preference: even an explicit request would crash the process
+            self.channels_last = channels_last = False
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
 

@@ -33,6 +33,7 @@ from nasc.ir.model import Model
 from nasc.ir.queries import choice_shapes
 from nasc.search.darts_supernet import ALPHA_INIT_SCALE, DartsSupernet, use_channels_last
 from nasc.search.oneshot import OneShotSection, OneShotStep, build_oneshot, setup_message
+from nasc.search.pcdarts import node_groups
 from nasc.search.strategy import Flag, SearchContext, SearchOutcome, SearchResult, SearchStrategy
 from nasc.train.events import Message
 from nasc.train.trainer import Trainer
@@ -62,8 +63,6 @@ class PcDartsSupernet(DartsSupernet):
 
     def __init__(self, net: nn.Module, space: Model, *, k: int, channels_last: bool = False) -> None:
         super().__init__(net, space, channels_last=channels_last)
-        from nasc.search.pcdarts import node_groups
-
         self.k = k
         self.beta = nn.ParameterDict({
             t: nn.Parameter(ALPHA_INIT_SCALE * torch.randn(n))

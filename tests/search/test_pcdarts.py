@@ -96,8 +96,9 @@ def test_betas_scale_edge_outputs_with_a_softmax_per_node() -> None:
     assert mixing.shape == (5, 9)
     torch.testing.assert_close(mixing[:, :8], F.softmax(model.arch["normal"], dim=-1))
     # nodes n0 (rows 0-1) and n1 (rows 2-4) normalise separately
-    want = torch.cat([F.softmax(torch.tensor([0.0, 1.0]), 0), F.softmax(torch.tensor([2.0, -1.0, 0.5]), 0)])
-    torch.testing.assert_close(mixing[:, 8], want.double())
+    want = torch.cat([F.softmax(torch.tensor([0.0, 1.0], dtype=torch.float64), 0),
+                      F.softmax(torch.tensor([2.0, -1.0, 0.5], dtype=torch.float64), 0)])
+    torch.testing.assert_close(mixing[:, 8], want)
     assert pcdarts.node_groups(model.space.cell("normal")) == [(0, 2), (2, 5)]
     w = pcdarts.edge_weights(model.space, model.beta_vectors())["normal"]
     assert w == pytest.approx(want.tolist(), rel=1e-12)
