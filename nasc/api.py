@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CheckReport", "DrawResult", "FormatResult", "PluginInfo", "SearchInfo", "StatsReport",
     "TrainResult", "check", "check_search_launch", "compile", "create_run", "describe_event", "draw",
-    "events", "export_onnx", "format_file", "format_source", "gallery_eval", "load", "load_config", "load_module",
+    "events", "export_onnx", "format_file", "format_source", "gallery_eval", "load", "run_experiment", "load_config", "load_module",
     "load_search_config", "parse_pass_options", "plugins", "read_model", "resume_search",
     "save_model", "schema", "search", "search_info", "search_names", "search_next_step", "stats",
     "sweep", "to_nas", "train",
@@ -606,6 +606,22 @@ def gallery_eval(run_dir: PathLike, *, cells: int | None = None, channels: int |
     return evaluate_gallery(run_dir, cells=cells, channels=channels, config_path=config,
                             overrides=list(overrides), full=full, values=dict(values or {}),
                             events=events)
+
+
+def run_experiment(algorithm: str | None = None, space: PathLike | None = None, *,
+                   config: PathLike | None = None, overrides: Sequence[str] = (), full: bool = False,
+                   values: Mapping[str, Any] | None = None, cells: int | None = None,
+                   channels: int | None = None, eval_config: PathLike | None = None,
+                   eval_overrides: Sequence[str] = (), out: PathLike | None = None,
+                   resume: PathLike | None = None, events: EventSink | None = None) -> Any:
+    """`nasc run`: search, derive, scale up, compile with the eval passes and train with the eval
+    recipe as one resumable experiment (`search/`, `model.pt`, `eval/`, `summary.md`); with
+    `resume`, continue the experiment in that folder (see `nasc.experiment`)."""
+    from nasc.experiment import run_experiment as _run
+
+    return _run(algorithm, space, config=config, overrides=list(overrides), full=full,
+                values=dict(values or {}), cells=cells, channels=channels, eval_config=eval_config,
+                eval_overrides=list(eval_overrides), out=out, resume=resume, events=events)
 
 
 # ---- sweep: one network over ranges of its macro skeleton --------------------------------------

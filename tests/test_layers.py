@@ -51,7 +51,7 @@ def layer_of(module: str) -> str | None:
         return "root"
     if module == "nasc.compiler":
         return "compiler"
-    if module == "nasc.api":
+    if module in ("nasc.api", "nasc.experiment"):  # the experiment (`nasc run`) composes the api
         return "api"
     if len(parts) >= 2 and parts[1] in SUBPACKAGES:
         return parts[1]

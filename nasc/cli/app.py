@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "plugins": "cmd_plugins",
     "train": "cmd_train",
     "search": "cmd_search",
+    "run": "cmd_run",
     "gallery": "cmd_gallery",
     "sweep": "cmd_sweep",
     "import": "cmd_import",
