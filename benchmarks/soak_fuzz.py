@@ -148,7 +148,7 @@ def m_lines(rng: random.Random, text: str, others: list[str]) -> str:
         elif what == "move":
             lines.insert(rng.randrange(len(lines)), lines.pop(i))
         else:
-            lines[i:i] = [lines[i]] * rng.choice([50, 1000, 20000])
+            lines[i:i] = [lines[i]] * rng.choice([50, 1000, 5000])
     return "\n".join(lines)
 
 
@@ -382,8 +382,9 @@ def run_case(case: Case, folder: Path) -> dict[str, Any]:
     from nasc.errors import NascError
 
     path = _materialize(case, folder)
-    outcome: dict[str, Any] = {"status": "ok", "errors": 0}
+    outcome: dict[str, Any] = {"status": "ok", "errors": 0, "seconds": {}}
     for op in ("check", "format", "stats"):
+        started = time.perf_counter()
         try:
             if op == "check":
                 api.check(path)
@@ -400,6 +401,9 @@ def run_case(case: Case, folder: Path) -> dict[str, Any]:
             outcome = {"status": "traceback", "op": op, "type": type(exc).__name__,
                        "message": str(exc)[:500], "traceback": tb[-6000:]}
             break
+        finally:
+            if "seconds" in outcome:
+                outcome["seconds"][op] = round(time.perf_counter() - started, 3)
     return outcome
 
 
@@ -485,7 +489,8 @@ def load_saved(folder: Path) -> Case:
 
 
 def soak(minutes: float, out: Path, jobs: int, timeout: float, max_mb: int, seed: int,
-         recycle_mb: float) -> dict[str, Any]:
+         recycle_mb: float, slow_s: float = 5.0) -> dict[str, Any]:
+    """Run cases for `minutes`; returns (and writes to `out/report.json`) the figures."""
     seeds = [(p.name, p.read_text(encoding="utf-8")) for p in SEEDS]
     rng = random.Random(seed)
     out.mkdir(parents=True, exist_ok=True)
@@ -496,6 +501,7 @@ def soak(minutes: float, out: Path, jobs: int, timeout: float, max_mb: int, seed
     by_mutation: Counter[str] = Counter()
     classes: Counter[str] = Counter()
     peak = (0.0, "")
+    slow: list[tuple[float, int, str]] = []
     deadline = time.monotonic() + minutes * 60
     n = 0
     last_report = time.monotonic()
@@ -528,6 +534,13 @@ def soak(minutes: float, out: Path, jobs: int, timeout: float, max_mb: int, seed
                         w.baseline = rss
                     if rss > peak[0]:
                         peak = (rss, case.mutation)
+                slowest = max(result.get("seconds", {}).values(), default=0.0)
+                if status == "ok" and slowest > slow_s:
+                    counts["slow"] += 1
+                    size = sum(len(d) for d in case.files.values())
+                    slow.append((round(slowest, 1), size, case.mutation))
+                    if len(slow) <= 40:
+                        save_case(out, "slow", n, case, result)
                 if status != "ok":
                     key = f"{status}:{result.get('op', '')}:{result.get('type', '')}"
                     classes[key] += 1
@@ -549,7 +562,8 @@ def soak(minutes: float, out: Path, jobs: int, timeout: float, max_mb: int, seed
             w.stop()
         shutil.rmtree(scratch_root, ignore_errors=True)
     report = {"cases": n, "outcomes": dict(counts), "tracebacks": counts["traceback"], "hangs": counts["hang"],
-              "worker_deaths": counts["died"], "peak_rss_mb": round(peak[0], 1), "peak_case": peak[1],
+              "worker_deaths": counts["died"], "slow": counts["slow"], "slow_s": slow_s,
+              "slowest": sorted(slow, reverse=True)[:15], "peak_rss_mb": round(peak[0], 1), "peak_case": peak[1],
               "classes": dict(classes), "mutations": dict(by_mutation), "timeout_s": timeout,
               "max_mb": max_mb, "minutes": minutes, "seed": seed}
     (out / "report.json").write_text(json.dumps(report, indent=1))
@@ -561,7 +575,9 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=5.0)
     ap.add_argument("--out", type=Path, default=Path("soak-out"))
     ap.add_argument("--jobs", type=int, default=1)
-    ap.add_argument("--timeout", type=float, default=10.0, help="seconds per case before it counts as a hang")
+    ap.add_argument("--timeout", type=float, default=30.0,
+                    help="seconds per case (three operations) before it counts as a hang")
+    ap.add_argument("--slow", type=float, default=5.0, help="an operation slower than this is counted as slow")
     ap.add_argument("--max-mb", type=int, default=3072, help="address-space limit of a worker (RLIMIT_AS)")
     ap.add_argument("--recycle-mb", type=float, default=400.0, help="restart a worker whose peak RSS passes this")
     ap.add_argument("--seed", type=int, default=int(time.time()))
@@ -572,7 +588,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             print(json.dumps(run_case(case, Path(tmp) / "case"), indent=1))
         return
-    report = soak(args.minutes, args.out, args.jobs, args.timeout, args.max_mb, args.seed, args.recycle_mb)
+    report = soak(args.minutes, args.out, args.jobs, args.timeout, args.max_mb, args.seed, args.recycle_mb, args.slow)
     print(json.dumps(report, indent=1))
 
 

@@ -438,12 +438,29 @@ def train(model: PathLike | None = None, *, config: PathLike | None = None, sets
     applied; `resume` continues the run in that folder instead (its config is kept; `device` may
     change). `on_run_dir` learns the run folder as soon as it exists. Under torchrun every rank
     calls this; only the main one gets a result (the others get None).
+
+    A failure before training starts (a bad model file, missing data) leaves no run folder
+    behind; the run folder's lock is released however the call ends (Ctrl-C included).
     """
+    opened: list[RunDir] = []
+    try:
+        return _train(model, config, sets, values, full, out, resume, device, events, on_run_dir, opened)
+    finally:
+        for run in opened:
+            run.close()  # idempotent: a finished run is already closed
+
+
+def _train(model: PathLike | None, config: PathLike | None, sets: Sequence[str],
+           values: Mapping[str, Any] | None, full: bool, out: PathLike | None, resume: PathLike | None,
+           device: str | None, events: EventSink | None, on_run_dir: Callable[[Path], None] | None,
+           opened: list[RunDir]) -> TrainResult | None:
+    """`train`'s body; every run folder it opens is appended to `opened` (closed by `train`)."""
     from nasc.analysis.cost import check_memory_limit
     from nasc.analysis.elaborate import elaborate
     from nasc.limits import max_memory as memory_limit
     from nasc.lower.artifact import load_module as _load, read_artifact, save_artifact
     from nasc.train.config import validate_config
+    from nasc.train.datasets import load_dataset
     from nasc.train.distributed import setup
     from nasc.train.rundir import RunDir
     from nasc.train.runner import train_model
@@ -452,6 +469,7 @@ def train(model: PathLike | None = None, *, config: PathLike | None = None, sets
     run: RunDir | None
     if resume is not None:
         run = RunDir.open(resume)
+        opened.append(run)
         raw = run.read_config()
         if device is not None:  # the device may change (e.g. resume a GPU run on the CPU)
             raw.setdefault("run", {})["device"] = device
@@ -481,9 +499,16 @@ def train(model: PathLike | None = None, *, config: PathLike | None = None, sets
                            key=str(model))
         module = _load(model)
     dist, _ = setup(cfg.run.device)
+    with memory_limit(cfg.run.max_memory, "run.max_memory"):  # the dataset is checked against it too
+        # loaded before the run folder exists, so that missing or bad data leaves none behind
+        dataset = dist.agree(lambda: load_dataset(cfg.data.dataset, seed=cfg.run.seed,
+                                                  train_size=cfg.data.train_size,
+                                                  test_size=cfg.data.test_size,
+                                                  image_size=cfg.data.image_size))
     if run is None:
         def create() -> RunDir:
             made = RunDir.create(name, out=out, enabled=dist.is_main)
+            opened.append(made)
             made.write_config(cfg)
             return made
 
@@ -498,8 +523,8 @@ def train(model: PathLike | None = None, *, config: PathLike | None = None, sets
     if on_run_dir is not None:
         on_run_dir(run.root)
     run.info(f"model: {model}")
-    with memory_limit(cfg.run.max_memory, "run.max_memory"):  # the dataset is checked against it too
-        outcome = train_model(module, cfg, run=run, events=events)
+    with memory_limit(cfg.run.max_memory, "run.max_memory"):
+        outcome = train_model(module, cfg, run=run, events=events, dataset=dataset)
     if not dist.is_main:
         dist.shutdown()
         return None
@@ -510,6 +535,9 @@ def train(model: PathLike | None = None, *, config: PathLike | None = None, sets
                        "test_top1": outcome.test["top1"], "test_loss": outcome.test["loss"]}
     save_artifact(out_path, artifact.model, module, artifact.overrides, meta)
     run.info(f"trained model written to {out_path}")
+    from nasc.search.pictures import pictures_or_note
+
+    pictures_or_note(run)  # training curves: logged, never fatal
     run.close()
     dist.shutdown()
     return TrainResult(dict(outcome.test), run.root, out_path, outcome)
@@ -873,3 +901,29 @@ def nb201_lookup(benchmark: PathLike, arch: str, *, dataset: str = "cifar10", me
 
 __all__ += ["GENOTYPE_PREFIX", "ImportResult", "import_archai", "import_genotype", "import_nb201",
             "is_genotype_source", "nb201_arch", "nb201_lookup"]
+
+
+# ---- run pictures and reports ------------------------------------------------------------------
+
+
+def plot_run(run_dir: PathLike) -> Any:
+    """(Re)draw the pictures of the run in `run_dir` into `run_dir/pictures/` from its files:
+    training curves, for a differentiable search the mixing-weight heatmaps per epoch with their
+    GIF and the derived cells per epoch, for a random search accuracy against cost with the front.
+    Returns a `nasc.search.pictures.RunPictures` (`paths`: the files; `skipped`: what was not drawn
+    and why). Raises `ConfigError` when `run_dir` is not a run directory."""
+    from nasc.search.pictures import write_run_pictures
+
+    return write_run_pictures(run_dir)
+
+
+def report(run_dirs: Sequence[PathLike], out: PathLike = "report") -> Any:
+    """Compare finished runs (seeds, methods): `report.md` (final figures per run, mean / std /
+    min / max per algorithm, the distinct derived architectures), `curves.png|svg` (mean line and
+    std band per algorithm) and `report.json` in `out`. Returns a `nasc.search.report.Report`."""
+    from nasc.search.report import build_report
+
+    return build_report(list(run_dirs), out)
+
+
+__all__ += ["plot_run", "report"]

@@ -8,7 +8,7 @@ eval folders).
 Phases, each its own run directory under the experiment's folder, each resumable:
 1. `search/`: `nasc search ALGO SPACE` (the algorithm's config, toy by default, `--full`);
 2. `model.pt`: the derived network scaled up (`--cells` / `--channels`; by default 5 cells and
-   C=8 after a search on the built-in data, the papers' 20 cells and C=36 otherwise) and compiled
+   C=8, the papers' 20 cells and C=36 with `--full`) and compiled
    with the evaluation passes (aux tower where it fits, drop path, affine BN);
 3. `eval/`: `nasc train model.pt` with the evaluation recipe (`train.yaml`, `--full` for the
    paper's).
@@ -54,11 +54,11 @@ def _read_plan(root: Path) -> dict[str, Any]:
     return plan
 
 
-def _eval_size(plan: dict[str, Any], search_config: dict[str, Any]) -> tuple[int, int]:
-    """The evaluation size: the flags, else toy-sized after a search on the built-in data."""
-    toy = str((search_config.get("data") or {}).get("dataset", "builtin")) == "builtin"
-    cells = plan.get("cells") or (5 if toy else 20)
-    channels = plan.get("channels") or (8 if toy else 36)
+def _eval_size(plan: dict[str, Any]) -> tuple[int, int]:
+    """The evaluation size: the flags, else toy-sized (5 cells, C=8), or the papers' 20 cells and
+    C=36 with `--full`."""
+    cells = plan.get("cells") or (20 if plan.get("full") else 5)
+    channels = plan.get("channels") or (36 if plan.get("full") else 8)
     return int(cells), int(channels)
 
 
@@ -119,8 +119,7 @@ def run_experiment(algorithm: str | None = None, space: str | Path | None = None
         _write_plan(root, plan)
 
     # ---- 2. derive, scale up, compile
-    search_cfg = _load_yaml(search_dir / "config.yaml")
-    eval_cells, eval_channels = _eval_size(plan, search_cfg)
+    eval_cells, eval_channels = _eval_size(plan)
     model_file = root / "model.pt"
     t1 = time.perf_counter()
     if not phases.get("compile", {}).get("done"):
@@ -162,13 +161,6 @@ def run_experiment(algorithm: str | None = None, space: str | Path | None = None
     result = ExperimentResult(root, _summary(plan), {})
     result.paths = _write_summary(root, result.summary)
     return result
-
-
-def _load_yaml(path: Path) -> dict[str, Any]:
-    from nasc.yamlio import load_yaml
-
-    data, _ = load_yaml(path.read_text(encoding="utf-8"), str(path), error=CheckpointError)
-    return data if isinstance(data, dict) else {}
 
 
 def _summary(plan: dict[str, Any]) -> dict[str, Any]:

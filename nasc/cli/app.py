@@ -34,6 +34,8 @@ COMMANDS: dict[str, str] = {
     "gallery": "cmd_gallery",
     "sweep": "cmd_sweep",
     "import": "cmd_import",
+    "plot": "cmd_plot",
+    "report": "cmd_report",
 }
 
 

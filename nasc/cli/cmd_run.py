@@ -29,9 +29,9 @@ def register(app: typer.Typer) -> None:
         sets: list[str] = typer.Option([], "--set", help="override a search config key"),
         full: bool = typer.Option(False, "--full", help="the papers' settings for both phases"),
         cells: Optional[int] = typer.Option(None, "--cells", min=1, help="evaluation cells "
-                                            "(default: 5 on the built-in data, else 20)"),
+                                            "(default: 5, or 20 with --full)"),
         channels: Optional[int] = typer.Option(None, "--channels", min=1, help="evaluation initial "
-                                               "channels (default: 8 on the built-in data, else 36)"),
+                                               "channels (default: 8, or 36 with --full)"),
         eval_config: Optional[Path] = typer.Option(None, "--eval-config", help="training config of "
                                                    "the evaluation (default: train.yaml)"),
         eval_sets: list[str] = typer.Option([], "--eval-set", help="override an evaluation config "

@@ -35,12 +35,12 @@ PANELS = {"loss": ("cross-entropy loss (nats)", 1.0), "top1": ("top-1 accuracy (
 
 # ------------------------------------------------------------------------------ plumbing
 
-def _figure(width: float, height: float, dpi: int = 100) -> Any:
+def _figure(width: float, height: float, dpi: int = 100, layout: str | None = "constrained") -> Any:
     """A Figure on its own Agg canvas (no pyplot: no global state, safe in any thread)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
+    fig = Figure(figsize=(width, height), dpi=dpi, layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
@@ -176,6 +176,9 @@ def plot_curves(loops: Mapping[str, Sequence[Mapping[str, Any]]], path: str | os
             ax.set_title(f"{_group_title(group, len(members))}: {label.split(' (')[0]}", fontsize=10)
             ax.grid(True, linestyle=":", linewidth=0.6, alpha=0.7)
             ax.xaxis.get_major_locator().set_params(integer=True)
+            last = max(_last_epoch(loops[m]) for m in members)
+            if last <= 12:  # whole epochs only, and a one-epoch loop centred instead of at 0.96..1.04
+                ax.set_xlim(0.7, last + 0.3)
             if suffix == "top1":
                 ax.set_ylim(-2, 102)
             if handles:
@@ -208,47 +211,59 @@ def _mean_by_x(curves: Sequence[tuple[Sequence[float], Sequence[float]]]) -> tup
 
 def render_mixing(template: str, edge_labels: Sequence[str], ops: Sequence[str],
                   matrix: Sequence[Sequence[float | None]], *, epoch: int, epochs: int,
-                  vmin: float, vmax: float, fmt: str = "png") -> bytes:
+                  vmin: float, vmax: float, numbers: bool = False, fmt: str = "png") -> bytes:
     """One frame: the mixing weights (softmax of the alphas) of cell template `template`, one row
     per choice edge (`edge_labels`), one column per candidate op (`ops`; `None` where an edge lacks
     that candidate). The colour scale is fixed by the caller (`vmin`, `vmax`: the range over every
     epoch) so the frames of an animation compare. The strongest op other than `none` of each edge
-    (what the DARTS rule ranks) is boxed. The figure size depends only on the matrix shape, so
-    every frame of one template has the same size."""
+    (what the DARTS rule ranks) is boxed; `numbers` writes each weight in its square.
+
+    The layout is computed from the label lengths, not by a layout engine (several times faster,
+    which matters at one frame per epoch and template), so every frame of a template has the same
+    size and the same axes position."""
+    from matplotlib import colormaps
     from matplotlib.patches import Rectangle
 
     n_rows, n_cols = len(edge_labels), len(ops)
-    fig = _figure(max(6.0, 1.6 + 0.82 * n_cols), max(3.2, 1.5 + 0.3 * n_rows), dpi=100)
-    ax = fig.add_subplot()
+    char = 0.075  # inches per character of 8-point tick labels
+    left = 0.55 + char * max((len(t) for t in edge_labels), default=4)
+    bottom = 0.55 + 0.62 * char * max((len(t) for t in ops), default=4)  # rotated 35 degrees
+    top, right = 0.75, 1.25  # title; colour bar and its label
+    cell_w, cell_h = (0.62, 0.3) if numbers else (0.5, 0.26)
+    width = left + right + max(n_cols * cell_w, 3.0)
+    height = bottom + top + max(n_rows * cell_h, 1.5)
+    fig = _figure(width, height, dpi=100, layout=None)
+    ax = fig.add_axes((left / width, bottom / height, 1 - (left + right) / width,
+                       1 - (bottom + top) / height))
+    cax = fig.add_axes((1 - (right - 0.15) / width, bottom / height, 0.18 / width,
+                        1 - (bottom + top) / height))
     data = [[math.nan if v is None else float(v) for v in row] for row in matrix]
-    from matplotlib import colormaps
-
     cmap = colormaps["viridis"].with_extremes(bad="#dddddd")
-    span = vmax - vmin
-    hi = vmax if span > 0 else vmin + 1e-9
+    hi = vmax if vmax > vmin else vmin + 1e-9
     image = ax.imshow(data, cmap=cmap, vmin=vmin, vmax=hi, aspect="auto", interpolation="nearest")
     ax.set_xticks(range(n_cols), labels=list(ops), rotation=35, ha="right", fontsize=8)
     ax.set_yticks(range(n_rows), labels=list(edge_labels), fontsize=8)
-    ax.set_xlabel("candidate op")
-    ax.set_ylabel("choice edge (node.edge <- input)")
-    small = n_rows * n_cols <= 260  # beyond that the numbers no longer fit their squares
+    ax.set_xlabel("candidate op", fontsize=9)
+    ax.set_ylabel("choice edge (node.edge <- input)", fontsize=9)
+    # enough decimals that neighbouring weights differ (early in a search they are all ~1/n)
+    digits = min(4, max(2, 1 - math.floor(math.log10(hi - vmin)))) if hi > vmin else 3
     for i, row in enumerate(data):
         best = max((j for j, v in enumerate(row) if not math.isnan(v) and ops[j] != "none"),
                    key=lambda j: row[j], default=None)
         if best is not None:
             ax.add_patch(Rectangle((best - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="#d62728",
                                    linewidth=1.8))
-        if small:
+        if numbers:
             for j, v in enumerate(row):
                 if not math.isnan(v):
-                    light = (v - vmin) / (hi - vmin) > 0.6 if hi > vmin else False
-                    ax.text(j, i, f"{v:.3f}", ha="center", va="center", fontsize=6.5,
+                    light = (v - vmin) / (hi - vmin) > 0.6
+                    ax.text(j, i, f"{v:.{digits}f}", ha="center", va="center", fontsize=6.5,
                             color="black" if light else "white")
-    bar = fig.colorbar(image, ax=ax, fraction=0.05, pad=0.02)
+    bar = fig.colorbar(image, cax=cax)
     bar.set_label("mixing weight softmax(alpha)", fontsize=8)
     bar.ax.tick_params(labelsize=7)
-    ax.set_title(f"cell `{template}`: mixing weights, epoch {epoch}/{epochs}\n"
-                 f"(red box: each edge's strongest op other than none)", fontsize=10)
+    ax.set_title(f"cell `{template}`: mixing weights after epoch {epoch} of {epochs}\n"
+                 f"red box: each edge's strongest op other than none", fontsize=9.5)
     return figure_bytes(fig, fmt)
 
 
@@ -318,7 +333,8 @@ def plot_envelope(panels: Sequence[EnvelopePanel], path: str | os.PathLike[str],
     names = sorted({g for p in panels for g in p.groups})
     colors = dict(zip(names, _colors(len(names))))
     for panel, ax in zip(panels, axes):
-        handles = []
+        handles: list[Any] = []
+        last = 0
         for group, runs in sorted(panel.groups.items()):
             runs = [r for r in runs if r]
             if not runs:
@@ -333,10 +349,14 @@ def plot_envelope(panels: Sequence[EnvelopePanel], path: str | os.PathLike[str],
             low = [panel.scale * (m - s) for m, s in stats]
             high = [panel.scale * (m + s) for m, s in stats]
             marker = "o" if len(epochs) <= 12 else None
+            several = len(runs) > 1
             line, = ax.plot(epochs, mean, color=color, linewidth=2.2, marker=marker, markersize=4,
-                            label=f"{group}: mean of {len(runs)} run{'s' if len(runs) > 1 else ''}")
-            ax.fill_between(epochs, low, high, color=color, alpha=0.2, linewidth=0)
-            handles += [line, Patch(color=color, alpha=0.2, label=f"{group}: mean +- 1 std")]
+                            label=f"{group}: mean of {len(runs)} runs" if several else f"{group}: 1 run")
+            handles.append(line)
+            if several:  # one run has no spread to show
+                ax.fill_between(epochs, low, high, color=color, alpha=0.2, linewidth=0)
+                handles.append(Patch(color=color, alpha=0.2, label=f"{group}: mean \u00b1 1 std"))
+            last = max(last, epochs[-1])
         ax.set_xlabel("epoch")
         ax.set_ylabel(panel.label)
         ax.set_title(panel.label.split(" (")[0], fontsize=10)
@@ -344,6 +364,8 @@ def plot_envelope(panels: Sequence[EnvelopePanel], path: str | os.PathLike[str],
         ax.xaxis.get_major_locator().set_params(integer=True)
         if panel.limits is not None:
             ax.set_ylim(*panel.limits)
+        if last <= 12:
+            ax.set_xlim(0.7, last + 0.3)
         ax.legend(handles=handles, fontsize=8, loc="best", framealpha=0.9)
     if title:
         fig.suptitle(title, fontsize=12)

@@ -31,9 +31,10 @@ from nasc.ir.expr import BinOp, Expr, Neg, Ref, TupleExpr, evaluate
 from nasc.ir.macro import default_reductions
 from nasc.ir.model import LOCAL_MODULE, Cell, Choice, IfStmt, Model, OpCall, OpDef, Stmt
 from nasc.ir.names import CONTEXT_NAMES, RESERVED, name_problem
+from nasc.limits import MAX_DIM, RAISE_HINT, current as current_limits, format_size
 from nasc.source import Span
 
-MAX_CELLS = 10_000
+MAX_CELLS = 10_000  # kept for importers; the check uses `nasc.limits.current().max_cells`
 
 
 class PrimitiveSpec(Protocol):
@@ -324,7 +325,8 @@ class _Verifier:
             self.err(ValidationError(f"cannot evaluate `{what}`", e.span or fallback))
         return None
 
-    def int_in(self, e: Expr, what: str, lo: int, hi: int | None, fallback: Span | None) -> int | None:
+    def int_in(self, e: Expr, what: str, lo: int, hi: int | None, fallback: Span | None,
+               hint: str | None = None) -> int | None:
         v = self.value(e, what, fallback)
         if v is None:
             return None
@@ -333,8 +335,12 @@ class _Verifier:
                                      "use `//` for integer division"))
             return None
         if v < lo or (hi is not None and v > hi):
-            rng = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
-            self.err(ValidationError(f"`{what}` is {v}; it must be {rng}", e.span or fallback))
+            if hi == MAX_DIM:  # a size: the upper bound only matters when it is the problem
+                rng = f"at least {lo}" if v < lo else f"at most {hi:,} (the largest tensor dimension)"
+            else:
+                rng = f"between {lo} and {hi:,}" if hi is not None else f"at least {lo}"
+            shown = f"{v}" if abs(v) < 10**30 else f"~10^{len(str(abs(v))) - 1}" if abs(v) < 10**4000 else "huge"
+            self.err(ValidationError(f"`{what}` is {shown}; it must be {rng}", e.span or fallback, hint))
             return None
         return v
 
@@ -349,10 +355,13 @@ class _Verifier:
                                      "add e.g. `stem = cifar_stem(C_out=C * 3)`"))
         self.check_call(m.head.op, allowed, "the head")
         for i, e in enumerate(m.input):
-            self.int_in(e, ("channels", "height", "width")[i] + " of `input`", 1, None, m.span)
-        self.int_in(m.classes, "classes", 1, None, m.span)
-        self.int_in(lay.channels, "channels", 1, None, net_span)
-        n = self.int_in(lay.cells, "cells", 1, MAX_CELLS, net_span)
+            self.int_in(e, ("channels", "height", "width")[i] + " of `input`", 1, MAX_DIM, m.span)
+        self.int_in(m.classes, "classes", 1, MAX_DIM, m.span)
+        self.int_in(lay.channels, "channels", 1, MAX_DIM, net_span)
+        lim = current_limits()  # the cell count elaboration accepts derives from the memory limit
+        n = self.int_in(lay.cells, "cells", 1, lim.max_cells, net_span,
+                        f"the limit is 1 cell per MiB of the memory limit ({format_size(lim.max_memory)}, "
+                        f"{lim.source}); {RAISE_HINT}")
         growth = self.value(lay.growth, "growth", net_span)
         if growth is not None and (isinstance(growth, bool) or not isinstance(growth, (int, float))
                                    or growth <= 0):

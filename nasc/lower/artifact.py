@@ -125,7 +125,7 @@ def _check_container(p: str) -> None:
     (a zip bomb's tool), an entry larger than the file, or a total beyond the file's size (and the
     memory limit) is refused from the central directory alone."""
     size = os.path.getsize(p)
-    check_memory(size, f"the model file {p}", key=p, error=ArtifactError)
+    check_memory(size, "the model file", key=p, error=ArtifactError)
     try:
         with zipfile.ZipFile(p) as zf:
             infos = zf.infolist()

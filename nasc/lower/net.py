@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import torch
 from torch import Tensor, nn
 
 from nasc.analysis.cost import check_memory_limit
@@ -16,6 +17,7 @@ from nasc.analysis.network import Network
 from nasc.errors import ValidationError
 from nasc.ir.model import Cell, Model
 from nasc.ir.queries import choice_edge_ids
+from nasc.lower.checkpointing import checkpointed
 from nasc.lower.modules import CellModule, build_pipeline
 
 
@@ -26,6 +28,8 @@ class NascNet(nn.Module):
     `(logits, aux_logits)`. `arch` maps a cell template name to its `(n_choice_edges, n_candidates)`
     mixing weights (already normalised), needed when the network has choice edges. The trainer sets
     `drop_path_prob` (drop path is applied in training only, on edges marked `drop_path`).
+    `checkpoint_cells = True` runs each cell under activation checkpointing while training with
+    gradients (`nasc.lower.checkpointing`: same outputs and gradients, less memory).
     """
 
     def __init__(self, network: Network) -> None:
@@ -33,6 +37,7 @@ class NascNet(nn.Module):
         self.network = network
         self.model: Model = network.model
         self.drop_path_prob: float = 0.0
+        self.checkpoint_cells: bool = False
         self.aux_weight: float = float(network.aux_weight) if network.aux is not None else 0.0
 
         templates = {c.template for c in network.cells}
@@ -68,7 +73,11 @@ class NascNet(nn.Module):
         aux_logits = None
         for i, cell in enumerate(self.cells):
             t = self._tpl[i]
-            out = cell([states[j] for j in self._sources[i]], ws[t] if t >= 0 else None, drop_prob)
+            args = ([states[j] for j in self._sources[i]], ws[t] if t >= 0 else None, drop_prob)
+            if self.checkpoint_cells and training and torch.is_grad_enabled():
+                out = checkpointed(cell, *args)
+            else:
+                out = cell(*args)
             states.append(out)
             for j in self._free[i]:
                 states[j] = None

@@ -15,14 +15,16 @@ What it does for every algorithm (see `nasc.search.strategy` for what an algorit
 - writes the run-log header (seed, device, versions, threads);
 - opens the run's nested-loop checkpoint and hands everything to `strategy.search`;
 - writes `final.nas` / `final.yaml` (with the strategy's header), `genotype.txt` where there is one,
-  the strategy's extra files, `provenance.json` and a picture of the cells (`cells.svg`).
+  the strategy's extra files, `provenance.json`, a picture of the cells (`cells.svg`) and the run
+  pictures (`pictures/`: `nasc.search.pictures`).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +83,8 @@ def start_search(name: str, space_path: str | Path, *, config_path: str | Path |
                              values={"run.model": str(Path(space_path).resolve()), **(values or {})})
     space = _prepared(strategy, space_path, cfg)
     run = RunDir.create(cfg.run.name, out=out)
-    run.write_config(cfg)
+    with _closed_on_error(run):
+        run.write_config(cfg)
     return _start(strategy, space, cfg, run, events, cfg.run.model or str(space_path))
 
 
@@ -109,11 +112,12 @@ def _start(strategy: SearchStrategy, space: Model, config: Any, run: RunDir,
     """Record the prepared space and the algorithm in the new run, then search."""
     from nasc.ir.printer import print_model
 
-    if run.enabled:
-        atomic_write_text(run.root / "space.nas",
-                          comment_header(f"the space searched, from {source}") + print_model(space))
-        _write_provenance(run, {"algorithm": strategy.name, "status": "running", "space": source})
-    run.info(f"space: {source}")
+    with _closed_on_error(run):
+        if run.enabled:
+            atomic_write_text(run.root / "space.nas",
+                              comment_header(f"the space searched, from {source}") + print_model(space))
+            _write_provenance(run, {"algorithm": strategy.name, "status": "running", "space": source})
+        run.info(f"space: {source}")
     return _run(strategy, space, config, run, events, source, resuming=False)
 
 
@@ -139,24 +143,36 @@ def resume_search(run_dir: str | Path, *, events: EventSink | None = None,
     from nasc.frontend import load_model
     from nasc.train.config import validate_config
 
-    run = RunDir.open(run_dir)
-    name = run_algorithm(run.root)
-    if expect is not None and expect != name:
-        raise ConfigError(f"`{run.root}` is a `{name}` search, not `{expect}`", key="--resume",
-                          hint=f"continue it with `nasc search {name} --resume {run.root}`")
-    strategy = get_search(name)
-    require_launch(strategy, _command(name))
-    ensure_sections()
-    raw = run.read_config()
-    if device is not None:
-        raw.setdefault("run", {})["device"] = device
-    config = validate_config(raw)
-    space_file = run.root / "space.nas"
-    if not space_file.is_file():
-        raise CheckpointError(f"`{run.root}` has no space.nas: not a search run",
-                              hint=f"resume a folder written by `{_command(name)}`")
-    source = config.run.model or str(space_file)
-    return _run(strategy, load_model(space_file), config, run, events, source, resuming=True)
+    run = RunDir.open(run_dir)  # locks the folder: a second resume of it is refused
+    with _closed_on_error(run):
+        name = run_algorithm(run.root)
+        if expect is not None and expect != name:
+            raise ConfigError(f"`{run.root}` is a `{name}` search, not `{expect}`", key="--resume",
+                              hint=f"continue it with `nasc search {name} --resume {run.root}`")
+        strategy = get_search(name)
+        require_launch(strategy, _command(name))
+        ensure_sections()
+        raw = run.read_config()
+        if device is not None:
+            raw.setdefault("run", {})["device"] = device
+        config = validate_config(raw)
+        space_file = run.root / "space.nas"
+        if not space_file.is_file():
+            raise CheckpointError(f"`{run.root}` has no space.nas: not a search run",
+                                  hint=f"resume a folder written by `{_command(name)}`")
+        source = config.run.model or str(space_file)
+        space = load_model(space_file)
+    return _run(strategy, space, config, run, events, source, resuming=True)
+
+
+@contextlib.contextmanager
+def _closed_on_error(run: RunDir) -> Iterator[None]:
+    """Close `run` (releasing its lock) when the block raises, Ctrl-C included."""
+    try:
+        yield
+    except BaseException:
+        run.close()
+        raise
 
 
 def _header(config: Any) -> dict[str, Any]:
@@ -174,11 +190,11 @@ def _run(strategy: SearchStrategy, space: Model, config: Any, run: RunDir, event
          source: str, *, resuming: bool) -> SearchResult:
     from nasc.train.checkpoint import Checkpoint
 
-    sink = fanout(run.event_sink if run.enabled else None, events)
-    checkpoint = Checkpoint(run.checkpoint_path if run.enabled else None)
-    run.log.add("run", _header(config))
-    ctx = SearchContext(strategy.name, space, config, run, source, sink, checkpoint, resuming)
     try:
+        sink = fanout(run.event_sink if run.enabled else None, events)
+        checkpoint = Checkpoint(run.checkpoint_path if run.enabled else None)
+        run.log.add("run", _header(config))
+        ctx = SearchContext(strategy.name, space, config, run, source, sink, checkpoint, resuming)
         # networks the search builds over `run.max_memory` are refused before they are allocated
         with max_memory(getattr(config.run, "max_memory", None), "run.max_memory"):
             outcome = strategy.search(ctx)
@@ -239,6 +255,9 @@ def _finish(strategy: SearchStrategy, ctx: SearchContext, outcome: SearchOutcome
         paths["cells.svg"] = write_picture(outcome.final, root / "cells.svg")
     except (ImportError, NascError, OSError) as exc:  # graphviz's `dot` may be missing
         run.info(f"no cell picture: {exc}")
+    from nasc.search.pictures import pictures_or_note
+
+    paths.update(pictures_or_note(run))  # curves, alphas, fronts: logged, never fatal
     run.log.add((strategy.name, "result"), {"genotype": outcome.genotype,
                                             "final": str(paths["final.nas"])})
     result.paths = paths

@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from nasc.atomic import atomic_save
+from nasc.atomic import atomic_save, is_disk_full
 from nasc.errors import CheckpointError
 
 FORMAT = "nasc-checkpoint"
@@ -99,9 +99,26 @@ class Checkpoint:
         self.loops = {k: v for k, v in self.loops.items() if k != key and not k.startswith(prefix)}
 
     def save(self) -> None:
-        """Write the file atomically (a no-op when in memory only or not writable)."""
-        if self.path is not None and self.writable:
+        """Write the file atomically (a no-op when in memory only or not writable).
+
+        A failed write (a full disk above all) raises `CheckpointError`; the atomic writer has
+        then left the previous checkpoint file as it was, and the message says so.
+        """
+        if self.path is None or not self.writable:
+            return
+        try:
             atomic_save({"format": FORMAT, "version": VERSION, "loops": self.loops}, self.path)
+        except (OSError, RuntimeError) as exc:  # torch reports a failed write as RuntimeError
+            previous = ("the previous checkpoint is intact" if self.path.is_file()
+                        else "no checkpoint was written yet")
+            if is_disk_full(exc):
+                raise CheckpointError(f"disk full while writing `{self.path}`; {previous}",
+                                      hint="free some space, then continue with --resume") from None
+            if isinstance(exc, RuntimeError) and not isinstance(exc.__context__, OSError):
+                raise  # a genuine torch error, not an I/O failure
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc.__context__ or exc)
+            raise CheckpointError(f"cannot write `{self.path}`: {reason}; {previous}",
+                                  hint="check the run folder is writable, then continue with --resume") from None
 
 
 def rng_state() -> dict[str, Any]:

@@ -9,7 +9,8 @@ Usage:
     get_dataset("cifar10").source   # "built-in", or the distribution of the plugin that adds it
 
 The built-in datasets are the table `BUILTIN_DATASETS` below: `builtin` (generated, no path),
-`cifar10`, `cifar100`, `mnist`, `fashion_mnist`, `folder` (local files under PATH). More come from
+`cifar10`, `cifar100`, `mnist`, `fashion_mnist`, `folder` (local files under PATH), `digits` (real
+scans that a registry package ships, no download). More come from
 `register_dataset(...)` or from plugins: entry points of group `nasc.datasets`, loaded once, the
 first time a name is asked for that is not built in (or when all names are listed).
 
@@ -182,6 +183,14 @@ def _folder(path: Path | None, *, seed: int, train_size: int | None, test_size: 
     return make_dataset(train, test, class_names=names, train_size=train_size, test_size=test_size)
 
 
+def _digits(path: Path | None, *, seed: int, train_size: int | None, test_size: int | None,
+            image_size: int | None) -> Dataset:
+    from nasc.train.digits import load_digits  # its module imports this one
+
+    return load_digits(path, seed=seed, train_size=train_size, test_size=test_size,
+                       image_size=image_size)
+
+
 #: The built-in datasets, in the order `dataset_names()` lists them.
 BUILTIN_DATASETS: tuple[DatasetEntry, ...] = (
     DatasetEntry("builtin", _builtin, needs_path=False, num_classes=len(CLASS_NAMES),
@@ -194,6 +203,9 @@ BUILTIN_DATASETS: tuple[DatasetEntry, ...] = (
                  description="MNIST IDX files (optionally gzipped)"),
     DatasetEntry("fashion_mnist", _fashion_mnist, needs_path=True, num_classes=10,
                  description="Fashion-MNIST IDX files (optionally gzipped)"),
+    DatasetEntry("digits", _digits, needs_path=False, num_classes=10,
+                 description="real handwritten digits (1,797 8x8 scans upsampled to 3x32x32) that "
+                             "scikit-learn ships: no download"),
     DatasetEntry("folder", _folder, needs_path=True, num_classes=None,
                  description="an image folder per class (train/ and test/ or val/; torchvision)"),
 )

@@ -12,27 +12,85 @@ Usage:
     run.checkpoint_path                                  # checkpoints/last.pt
     trainer = Trainer(..., events=fanout(run.event_sink, cli_sink))
     run = RunDir.open("runs/train-...")                  # --resume
+    run.close()                                          # or `with RunDir.open(...) as run:`
 
 Layout: `config.yaml`, `log.txt`, `log.jsonl`, `metrics.jsonl`, `tb/`, `checkpoints/last.pt`,
 plus whatever the caller adds (`model.pt`, `final.nas`, ...). Only the main process of a DDP run
 writes: `RunDir.create(..., enabled=False)` on other ranks gives an object whose writes do nothing.
+
+One process at a time: `create` and `open` take the folder's lock (`.lock`, `nasc.train.runlock`)
+and `close` releases it, so a second `--resume` (or an `--out` into a running run) is refused
+naming the holder, and the lock of a killed process is taken over. `open` also repairs what a
+SIGKILL can leave: temporary files of interrupted atomic writes are deleted, and a torn last line
+of an append-only JSON-lines file (`log.jsonl`, `metrics.jsonl`) is cut off before it is
+appended to again.
 """
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import yaml
 
-from nasc.atomic import atomic_write_text
+from nasc.atomic import atomic_write_bytes, atomic_write_text, remove_temp_files
 from nasc.errors import CheckpointError, ConfigError
 from nasc.train.events import (CheckpointSaved, EpochEnded, EpochStarted, Event, FitEnded,
                                FitStarted, Message, StepEnded)
+from nasc.train.runlock import LOCK, RunLock, refuse_if_held
 from nasc.train.runlog import StructuredLog, to_plain
 
 CONFIG = "config.yaml"
+
+
+def read_jsonl(path: Path) -> list[Any]:
+    """The rows of a JSON-lines file, without a torn last line (one without its newline, or not
+    JSON: what a killed writer leaves); empty when the file does not exist. A bad line before the
+    last is corruption, not a kill, and raises `CheckpointError`."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise CheckpointError(f"cannot read `{path}`: {exc.strerror or exc}") from None
+    lines = text.split("\n")
+    if lines and lines[-1] != "":  # no newline after the last line: it was cut short
+        lines = lines[:-1]
+    rows = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            if i >= len(lines) - 2:  # the last complete line (the list ends with "")
+                break
+            raise CheckpointError(f"`{path}` line {i + 1} is not JSON",
+                                  hint="the run folder is damaged; start a new run") from None
+    return rows
+
+
+def trim_torn_tail(path: Path) -> bool:
+    """Cut a torn last line off a JSON-lines file (see `read_jsonl`); whether it changed."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    keep = data
+    if keep and not keep.endswith(b"\n"):
+        keep = keep[:keep.rfind(b"\n") + 1]
+    last = keep[:-1].rsplit(b"\n", 1)[-1] if keep else b""
+    if last.strip():
+        try:
+            json.loads(last)
+        except ValueError:
+            keep = keep[:len(keep) - len(last) - 1]
+    if keep == data:
+        return False
+    atomic_write_bytes(path, keep)
+    return True
 
 
 def format_metrics(metrics: dict[str, Any]) -> str:
@@ -84,10 +142,16 @@ def describe_event(event: Event) -> str | None:
 class RunDir:
     """One run's output folder. Construct with `create` or `open`."""
 
-    def __init__(self, root: Path, *, enabled: bool = True) -> None:
+    def __init__(self, root: Path, *, enabled: bool = True, lock: RunLock | None = None) -> None:
         self.root = root
         self.enabled = enabled
-        self.log = StructuredLog(root / "log.jsonl" if enabled else None)
+        self.lock = lock
+        try:
+            self.log = StructuredLog(root / "log.jsonl" if enabled else None)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
         self._tb: Any = None
         self._tb_failed = False
 
@@ -96,22 +160,35 @@ class RunDir:
     @classmethod
     def create(cls, name: str, *, base: str | Path = "runs", out: str | Path | None = None,
                enabled: bool = True) -> RunDir:
-        """A new run folder `base/<name>-<YYYYmmdd-HHMMSS>` (suffixed if taken) or exactly `out`."""
+        """A new run folder `base/<name>-<YYYYmmdd-HHMMSS>` (suffixed if taken) or exactly `out`,
+        locked by this process (`close` releases it)."""
+        if not enabled:  # another DDP rank: it learns the main rank's folder and writes nothing
+            return cls(Path(out) if out is not None
+                       else Path(base) / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}", enabled=False)
         if out is not None:
             root = Path(out)
-            if enabled and root.exists() and (not root.is_dir() or any(root.iterdir())):
-                raise ConfigError(f"output folder `{root}` exists and is not empty",
-                                  hint=f"pick a new --out, or continue it with --resume {root}")
+            _refuse_nonempty(root)
+            root.mkdir(parents=True, exist_ok=True)
         else:
             stamp = time.strftime("%Y%m%d-%H%M%S")
-            root = Path(base) / f"{name}-{stamp}"
-            n = 1
-            while root.exists():
-                root = Path(base) / f"{name}-{stamp}-{n}"
-                n += 1
-        if enabled:
-            (root / "checkpoints").mkdir(parents=True, exist_ok=True)
-        return cls(root, enabled=enabled)
+            Path(base).mkdir(parents=True, exist_ok=True)
+            n = 0
+            while True:  # mkdir claims the name: two runs started in the same second differ
+                root = Path(base) / (f"{name}-{stamp}" + (f"-{n}" if n else ""))
+                try:
+                    root.mkdir()
+                    break
+                except FileExistsError:
+                    n += 1
+        lock = RunLock.acquire(root)
+        try:
+            if out is not None:
+                _refuse_nonempty(root)  # filled by another run between the check and the lock
+            (root / "checkpoints").mkdir(exist_ok=True)
+        except BaseException:
+            lock.release()
+            raise
+        return cls(root, enabled=True, lock=lock)
 
     @classmethod
     def open(cls, path: str | Path, *, enabled: bool = True) -> RunDir:
@@ -120,7 +197,20 @@ class RunDir:
         if not (root / CONFIG).is_file():
             raise CheckpointError(f"`{root}` is not a run directory (no {CONFIG})",
                                   hint="pass the folder a previous run printed as its run dir")
-        return cls(root, enabled=enabled)
+        if not enabled:
+            return cls(root, enabled=False)
+        lock = RunLock.acquire(root)
+        try:
+            # what a killed run left: temporary files of its atomic writes (nested run folders,
+            # such as a gallery's eval/, clean their own when they are reopened) and torn lines
+            remove_temp_files(root, skip=lambda d: (d / CONFIG).is_file())
+            for jsonl in sorted(root.glob("*.jsonl")):
+                trim_torn_tail(jsonl)
+            _end_with_newline(root / "log.txt")
+        except BaseException:
+            lock.release()
+            raise
+        return cls(root, enabled=True, lock=lock)
 
     # ------------------------------------------------------------------ paths
 
@@ -196,9 +286,7 @@ class RunDir:
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """The rows of `metrics.jsonl` (empty when there is none)."""
-        if not self.metrics_path.exists():
-            return []
-        return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line]
+        return [r for r in read_jsonl(self.metrics_path) if isinstance(r, dict)]
 
     def tensorboard(self, purge_step: int | None = None) -> Any:
         """The `SummaryWriter` on `tb/` (None when disabled or tensorboard is not importable).
@@ -230,8 +318,47 @@ class RunDir:
             self.info(line)
 
     def close(self) -> None:
-        """Flush and close the logs and the TensorBoard writer."""
-        self.log.close()
-        if self._tb is not None:
-            self._tb.close()
-            self._tb = None
+        """Flush and close the logs and the TensorBoard writer, and release the folder's lock
+        (idempotent)."""
+        try:
+            self.log.close()
+            if self._tb is not None:
+                self._tb.close()
+                self._tb = None
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+
+    def __enter__(self) -> RunDir:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def _refuse_nonempty(root: Path) -> None:
+    """Refuse `--out` into an existing folder that holds anything (naming a running holder)."""
+    if not root.exists():
+        return
+    if root.is_dir():
+        refuse_if_held(root)
+        left = [p for p in root.iterdir() if p.name not in (LOCK, "checkpoints")
+                or (p.name == "checkpoints" and any(p.iterdir()))]
+        if not left:
+            return
+    raise ConfigError(f"output folder `{root}` exists and is not empty",
+                      hint=f"pick a new --out, or continue it with --resume {root}")
+
+
+def _end_with_newline(path: Path) -> None:
+    """Give a human log cut mid-line its newline, so the next line starts on its own."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(-1, 2)
+            last = f.read(1)
+    except OSError:  # missing or empty
+        return
+    if last != b"\n":
+        with open(path, "a", encoding="utf-8") as f:
+            f.write("\n")

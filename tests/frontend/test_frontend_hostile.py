@@ -96,7 +96,7 @@ def test_huge_numbers_format_in_check_and_stats() -> None:
         r = runner.invoke(app, [cmd, str(RESNET), "--set", "C=100000000"])
         assert r.exit_code == 0 and "~10^" in r.output, r.output
         r = runner.invoke(app, [cmd, str(RESNET), "--set", "C=" + "9" * 200])
-        assert r.exit_code == 1 and "over the limit of 2,147,483,647" in r.output, r.output
+        assert r.exit_code == 1 and "`channels` is ~10^199; it must be at most 2,147,483,647" in r.output, r.output
         assert "resnet20.nas:" in r.output  # located at the layout line
 
 
@@ -182,11 +182,18 @@ def test_did_you_mean_work_is_bounded() -> None:
 
 
 def test_huge_cell_counts_never_elaborate(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`check` of a million cells is refused before the first cell is elaborated."""
+    """`check` of a million cells is refused (by verify, with the limit and how to raise it)
+    before the first cell is elaborated; raising the limit moves the bound."""
+    from nasc import limits
     from nasc.analysis import elaborate as elab
 
     calls: list[int] = []
     monkeypatch.setattr(elab._Elaborator, "_cell", lambda self, i, *a: calls.append(i))
-    with pytest.raises(ValidationError, match="1,000,000 cells, over the limit") as e:
+    with pytest.raises(Diagnostics, match="`cells` is 1000000; it must be between 1 and") as e:
         api.check(RESNET, ["blocks=1000000"])
-    assert calls == [] and e.value.span is not None and e.value.span.line == 24
+    err = e.value.errors[0]
+    assert calls == [] and err.span is not None and err.span.line == 24 and "--max-memory" in (err.hint or "")
+    with limits.max_memory(2**40 * 2):  # 2 TiB: 2M cells allowed, so verify passes and elaboration runs
+        with pytest.raises(Exception):  # the stub `_cell` returns None: elaboration was reached
+            api.check(RESNET, ["blocks=1000000"])
+    assert calls == [0]

@@ -121,7 +121,8 @@ def test_override_that_breaks_the_layout_is_reported_by_verify():
     with pytest.raises(Diagnostics) as ei:
         load_model(EXAMPLES / "darts_v2_cifar.nas", {"layers": 0})
     msgs = [e.message for e in ei.value.errors]
-    assert "`cells` is 0; it must be between 1 and 10000" in msgs
+    # the upper bound derives from the memory limit (nasc.limits), so only its form is fixed
+    assert any(m.startswith("`cells` is 0; it must be between 1 and ") for m in msgs), msgs
 
 
 def test_override_errors_carry_the_key():

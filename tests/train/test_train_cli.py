@@ -43,7 +43,8 @@ def test_train_writes_run_dir_and_trained_model(model_file: Path, tmp_path: Path
     assert lines[-2:] == [f"run dir: {out}", f"trained model: {out / 'model.pt'}"]
     assert lines[-3].startswith("test top-1 ")
     assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "config.yaml", "log.jsonl", "log.txt",
-                                                     "metrics.jsonl", "model.pt"]
+                                                     "metrics.jsonl", "model.pt", "pictures"]
+    assert (out / "pictures" / "curves.png").is_file()  # the run pictures (nasc.search.pictures)
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 1 and f"{100 * rows[0]['test_top1']:.2f}%" in lines[-3]
     from nasc.lower.artifact import read_artifact
