@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CheckReport", "DrawResult", "FormatResult", "PluginInfo", "SearchInfo", "StatsReport",
     "TrainResult", "check", "check_search_launch", "compile", "create_run", "describe_event", "draw",
-    "events", "export_onnx", "format_file", "format_source", "gallery_eval", "load", "run_experiment", "load_config", "load_module",
+    "events", "export_onnx", "config_show", "format_file", "format_source", "gallery_eval", "load", "ops", "run_experiment", "load_config", "load_module",
     "load_search_config", "parse_pass_options", "plugins", "read_model", "resume_search",
     "save_model", "schema", "search", "search_info", "search_names", "search_next_step", "stats",
     "sweep", "to_nas", "train",
@@ -927,3 +927,99 @@ def report(run_dirs: Sequence[PathLike], out: PathLike = "report") -> Any:
 
 
 __all__ += ["plot_run", "report"]
+
+
+# ---- discoverability: ops and configs -----------------------------------------------------------
+
+class OpInfo(NamedTuple):
+    """One op `nasc ops` lists: a primitive (with its exact cost formulas) or a composite written in
+    nasc (with its definition), its parameters and where it is defined."""
+
+    name: str
+    kind: str           # "primitive" or "composite"
+    params: str         # e.g. "out=C_out, k, stride=1, pad=0, dilation=1, groups=1, bias=false"
+    origin: str         # "built-in", a plugin's distribution, or `std.nas:17`
+    detail: str         # the cost formulas, or the definition as nasc prints it
+    doc: str | None = None
+
+
+def _primitive_params(prim: Any) -> str:
+    parts = []
+    for name, f in prim.Params.model_fields.items():
+        if name in prim.context_defaults:
+            parts.append(f"{name}={prim.context_defaults[name]}")
+        elif f.is_required():
+            parts.append(name)
+        else:
+            d = f.get_default(call_default_factory=True)
+            parts.append(f"{name}={str(d).lower() if isinstance(d, bool) else d}")
+    return ", ".join(parts)
+
+
+def ops(library: PathLike | None = None) -> list[OpInfo]:
+    """Every op nasc knows: the primitives, then the composites of the shipped libraries
+    (`stdlib_ops/*.nas`); with `library` (a name such as `std`, or a `.nas` path), only that
+    library's own ops. Torch-free."""
+    from nasc.frontend import load_library
+    from nasc.frontend.imports import import_path
+    from nasc.ir.expr import format_expr
+    from nasc.ir.model import LOCAL_MODULE
+    from nasc.ir.printer import print_library
+    from nasc.ops.registry import primitive_origins, primitive_table
+    from nasc.resources import stdlib_dir
+
+    out: list[OpInfo] = []
+    if library is None:
+        origins = primitive_origins()
+        for name, prim in primitive_table().items():
+            doc = (type(prim).__doc__ or "").strip().splitlines()
+            out.append(OpInfo(name, "primitive", _primitive_params(prim), origins[name], prim.cost,
+                              doc[0] if doc else None))
+        libs = sorted(stdlib_dir().glob("*.nas"))
+    else:
+        text = str(library)
+        found = import_path(text, None) if not text.endswith(".nas") else Path(text)
+        if found is None or not Path(found).is_file():
+            raise ConfigError(f"no op library `{library}`", key="LIB",
+                              hint="a shipped library name (std, nb201) or a .nas file")
+        libs = [Path(found)]
+    for lib in libs:
+        for d in load_library(lib):
+            if d.module != LOCAL_MODULE:
+                continue
+            params = ", ".join(p.name if p.default is None else f"{p.name}={format_expr(p.default)}"
+                               for p in d.params)
+            line = f":{d.span.line}" if d.span is not None else ""
+            body = print_library((), (d.model_copy(update={"doc": None}),)).strip()
+            out.append(OpInfo(d.name, "composite", params, f"{lib.name}{line}", body, d.doc))
+    return out
+
+
+def config_show(kind: str, name: str | None = None, *, full: bool = False) -> list[tuple[str, Any, str]]:
+    """The fully resolved default config of `train`, or of `search NAME` (its shipped file with
+    `full` applied when asked), as (dotted key, value, description) rows, every key included."""
+    from pydantic import BaseModel
+
+    if kind == "train":
+        cfg = load_config(None, default="train.yaml", full=full)
+    elif kind == "search":
+        if name is None:
+            raise ConfigError("`config show search` needs the algorithm", key="NAME",
+                              hint=f"one of: {', '.join(search_names())}")
+        cfg = load_search_config(name, full=full)
+    else:
+        raise ConfigError(f"unknown config kind `{kind}`", key="KIND", hint="train or search")
+    rows: list[tuple[str, Any, str]] = []
+
+    def walk(model: BaseModel, prefix: str) -> None:
+        for key, f in type(model).model_fields.items():
+            value = getattr(model, key)
+            dotted = f"{prefix}{key}"
+            if isinstance(value, BaseModel):
+                walk(value, dotted + ".")
+            else:
+                rows.append((dotted, value.model_dump(mode="json") if hasattr(value, "model_dump")
+                             else value, f.description or ""))
+
+    walk(cfg, "")
+    return rows

@@ -118,6 +118,8 @@ class _Sim:
         self.saved: dict[int, int] = {}  # tensor id -> per-image bytes, in the order first saved
         self.owner: dict[int, int] = {}  # tensor id -> index of the part that saved it first
         self.part = 0
+        self.step = 0  # inside a cell: -1 preprocessing, k node k (the backward frees in reverse)
+        self.owner_step: dict[int, int] = {}
         self.fixed: list[int] = []  # per part: batch-independent saved bytes
         self.grad_pair = 0  # largest (grad in + grad out) of one primitive in the current part
         self.buffers = 0  # batch-norm running statistics
@@ -131,6 +133,7 @@ class _Sim:
         if t.id not in self.saved:
             self.saved[t.id] = t.nbytes
             self.owner[t.id] = self.part
+            self.owner_step[t.id] = self.step
 
     def stats(self, channels: int, folded: bool = False) -> None:
         """Batch norm's saved batch mean and inverse std (float32, batch-independent; a folded
@@ -337,13 +340,15 @@ def _parts(network: Network, elt: int, supernet: bool) -> tuple[list[MemoryPart]
         begin(f"cells.{cell.index}", _cell_params(cell))
         env: dict[str, _T] = {}
         raw = []
+        sim.step = -1
         for inp in cell.inputs:
             t = state_ids[inp.source]
             raw.append(t)
             if inp.op is not None:
                 t = sim.pipeline(inp.op, t)
             env[inp.name] = t
-        for node in cell.nodes:
+        for k, node in enumerate(cell.nodes):
+            sim.step = k
             ys = []
             for e in node.edges:
                 ys.append(sim.mixed(e.op, env[e.input]) if isinstance(e.op, Mixed)
@@ -358,7 +363,12 @@ def _parts(network: Network, elt: int, supernet: bool) -> tuple[list[MemoryPart]
             env[node.name] = out
         outs = [env[s] for s in cell.output]
         state_ids.append(outs[0] if len(outs) == 1 else sim.new(cell.out_shape))
-        transient.append(_grad_buffers(cell, last_reader, elt) + sim.grad_pair)
+        # the cell's backward frees its saved tensors step by step while gradient buffers come
+        # and go: its peak is the largest sum of both over the steps, plus one primitive's pair
+        mine = [(sim.owner_step[t], b) for t, b in sim.saved.items() if sim.owner[t] == sim.part]
+        live = _grad_buffers(cell, last_reader, elt)
+        top = max(sum(b for st, b in mine if st <= k) + g for k, g in zip(range(-1, len(cell.nodes) + 1), live))
+        transient.append(top + sim.grad_pair - sum(b for _, b in mine))
         # a checkpointed cell keeps its input states (the checkpoint's arguments), each counted in
         # the first cell that keeps it, unless the stems already save it
         kept = {t.id: t.nbytes for t in raw if t.id not in ck_seen and sim.owner.get(t.id, 1) != 0}
@@ -386,8 +396,9 @@ def _parts(network: Network, elt: int, supernet: bool) -> tuple[list[MemoryPart]
 
 
 
-def _grad_buffers(cell: CellInst, last_reader: list[int], elt: int) -> int:
-    """Per image, the most gradient bytes of this cell's states alive at once in its backward.
+def _grad_buffers(cell: CellInst, last_reader: list[int], elt: int) -> list[int]:
+    """Per image, the gradient bytes of this cell's states alive at each step of its backward
+    (steps -1 .. K in order).
 
     The backward visits the cell's steps in reverse: the output combine (position K), node K-1 ..
     node 0, the input preprocessing (-1). A state's gradient buffer lives from its last consumer's
@@ -413,7 +424,7 @@ def _grad_buffers(cell: CellInst, last_reader: list[int], elt: int) -> int:
         spans.append((pos[n.name], max(consumers.get(n.name, [pos[n.name]])), prod(n.out_shape) * elt))
     if len(cell.output) > 1:
         spans.append((min(pos.get(o, -1) for o in cell.output), k_out, prod(cell.out_shape) * elt))
-    return max(sum(b for lo, hi, b in spans if lo <= k <= hi) for k in range(-1, k_out + 1))
+    return [sum(b for lo, hi, b in spans if lo <= k <= hi) for k in range(-1, k_out + 1)]
 
 def _order(network: Network, parts: list[MemoryPart]) -> list[MemoryPart]:
     """Parts in the order their backward runs last-to-first: the aux head sits after its cell."""

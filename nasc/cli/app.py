@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "fmt": "cmd_fmt",
     "schema": "cmd_schema",
     "plugins": "cmd_plugins",
+    "ops": "cmd_ops",
+    "config": "cmd_config",
     "train": "cmd_train",
     "search": "cmd_search",
     "run": "cmd_run",

@@ -33,6 +33,7 @@ class Conv(Primitive):
     """2-d convolution; `out` defaults to the call's `C_out`."""
 
     name = "conv"
+    cost = "params out*(C_in/groups)*kh*kw (+out with bias); MACs C_out*H_out*W_out*(C_in/groups)*kh*kw"
     Params = ConvParams
     context_defaults = {"out": "C_out"}
 
@@ -73,6 +74,7 @@ class FactorizedReduce(Primitive):
     """Halves H and W; `out` defaults to `C_out`, `affine` to the call's `affine`."""
 
     name = "factorized_reduce"
+    cost = "params 2*(out/2)*C_in (+2*out affine BN); MACs C_out*H_out*W_out*C_in"
     Params = FactorizedReduceParams
     context_defaults = {"out": "C_out", "affine": "affine"}
 
@@ -113,6 +115,7 @@ class Linear(Primitive):
     written `(out, 1, 1)`; the built module returns the flat `(N, out)` logits."""
 
     name = "linear"
+    cost = "params C_in*out (+out with bias); MACs C_in*out"
     Params = LinearParams
     context_defaults = {"out": "C_out"}
 

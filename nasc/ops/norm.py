@@ -24,6 +24,7 @@ class BatchNorm(Primitive):
     """Batch norm; shape-preserving, `2 * C` parameters when affine, no multiply-adds counted."""
 
     name = "bn"
+    cost = "params 2*C_in when affine, else 0 (running stats are buffers); MACs 0"
     Params = BNParams
     context_defaults = {"affine": "affine"}
 

@@ -37,6 +37,8 @@ class Primitive(ABC):
     aliases_input: ClassVar[bool] = False  # True for identity: allocates no new activation
     # params whose default comes from the call context, e.g. {"out": "C_out", "affine": "affine"}
     context_defaults: ClassVar[Mapping[str, str]] = {}
+    # the exact cost formulas of `param_count` and `macs`, as `nasc ops` shows them
+    cost: ClassVar[str] = "params 0, MACs 0"
 
     @abstractmethod
     def infer_shape(self, p: Any, inputs: tuple[Shape, ...]) -> Shape:

@@ -58,7 +58,7 @@ class Section(BaseModel):
 class RunSection(Section):
     """Run identity and environment."""
 
-    name: str = "train"
+    name: str = Field("train", description="the run folder's name prefix (runs/NAME-TIME)")
     seed: int = Field(0, ge=0, le=MAX_SEED, description="seeds every generator (a 64-bit seed)")
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
     threads: int | None = Field(None, ge=1, le=MAX_THREADS,
@@ -83,7 +83,7 @@ class AugmentSection(Section):
     """On-device augmentation of training batches (DARTS: crop 4, flip, cutout 16)."""
 
     crop_padding: int = Field(4, ge=0, description="random crop after zero padding; 0 disables")
-    flip: bool = True
+    flip: bool = Field(True, description="random horizontal flips")
     cutout: int = Field(0, ge=0, description="side of the cutout square; 0 disables")
 
 
@@ -99,52 +99,57 @@ class DataSection(Section):
     image_size: int | None = Field(None, ge=1, le=MAX_IMAGE_SIDE,
                                    description="folder datasets: resize to this square size")
     batch_size: int = Field(32, ge=1, le=MAX_BATCH, description="global batch (split over DDP ranks)")
-    eval_batch_size: int = Field(256, ge=1, le=MAX_BATCH)
-    drop_last: bool = True
+    eval_batch_size: int = Field(256, ge=1, le=MAX_BATCH, description="batch size of evaluation")
+    drop_last: bool = Field(True, description="drop the last incomplete training batch of an epoch")
     augment: AugmentSection = Field(default_factory=AugmentSection)
 
 
 class TrainerSection(Section):
     """The training loop (defaults: the DARTS evaluation recipe, toy-sized)."""
 
-    epochs: int = Field(3, ge=0, le=MAX_EPOCHS)
-    grad_clip: float | None = Field(5.0, gt=0)
-    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    epochs: int = Field(3, ge=0, le=MAX_EPOCHS, description="training epochs")
+    grad_clip: float | None = Field(5.0, gt=0, description="clip the gradient norm of the weights "
+                                                            "to this (null: no clipping)")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="label smoothing of the loss")
     aux_weight: float | None = Field(None, ge=0, description="loss weight of the aux head; null: the "
                                      "model's own (the source's `aux ... weight W`), a number overrides it")
-    drop_path_prob: float = Field(0.2, ge=0, lt=1)
-    amp: bool = False
-    amp_dtype: Literal["auto", "bf16", "fp16"] = "auto"
+    drop_path_prob: float = Field(0.2, ge=0, lt=1, description="final drop-path probability (rises "
+                                                                   "linearly from 0 over training)")
+    amp: bool = Field(False, description="mixed precision (autocast)")
+    amp_dtype: Literal["auto", "bf16", "fp16"] = Field(
+        "auto", description="autocast type: auto (bf16 on CPU, fp16 with a grad scaler on GPU)")
     eval_every: int = Field(1, ge=1, description="evaluate every N epochs (and after the last)")
     checkpoint_every_steps: int = Field(0, ge=0, description="also checkpoint every N steps; 0: per epoch")
-    log_every_steps: int = Field(10, ge=1)
-    tensorboard: bool = True
-    ddp_find_unused: bool = False
+    log_every_steps: int = Field(10, ge=1, description="progress line every N steps")
+    tensorboard: bool = Field(True, description="write TensorBoard scalars under tb/")
+    ddp_find_unused: bool = Field(False, description="DDP find_unused_parameters (an aux head "
+                                                                 "unused in eval)")
 
 
 class OptimizerSection(Section):
     """A torch optimizer: `sgd` (momentum, nesterov) or `adam`/`adamw` (betas, eps)."""
 
-    name: Literal["sgd", "adam", "adamw"] = "sgd"
-    lr: float = Field(0.025, gt=0, le=MAX_LR)
-    momentum: float = Field(0.9, ge=0)
-    nesterov: bool = False
-    weight_decay: float = Field(3e-4, ge=0)
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = Field(1e-8, gt=0)
+    name: Literal["sgd", "adam", "adamw"] = Field("sgd", description="sgd | adam | adamw")
+    lr: float = Field(0.025, gt=0, le=MAX_LR, description="learning rate")
+    momentum: float = Field(0.9, ge=0, description="SGD momentum")
+    nesterov: bool = Field(False, description="SGD with Nesterov momentum")
+    weight_decay: float = Field(3e-4, ge=0, description="L2 weight decay")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam betas")
+    eps: float = Field(1e-8, gt=0, description="Adam epsilon")
 
 
 class ScheduleSection(Section):
     """Learning-rate schedule with linear warmup (see `nasc.train.schedule`)."""
 
-    name: Literal["cosine", "step", "multistep", "constant"] = "cosine"
+    name: Literal["cosine", "step", "multistep", "constant"] = Field(
+        "cosine", description="cosine | step | multistep | constant")
     interval: Literal["epoch", "step"] = Field("epoch", description="update the lr per epoch or per step")
     min_lr: float = Field(0.0, ge=0, description="cosine: final lr")
-    warmup_epochs: float = Field(0.0, ge=0)
+    warmup_epochs: float = Field(0.0, ge=0, description="linear warm-up of the learning rate")
     warmup_start_factor: float = Field(0.0, ge=0, le=1, description="lr at step 0 = factor * lr")
     step_size: int = Field(30, ge=1, description="step: epochs between decays")
     milestones: tuple[int, ...] = Field((), description="multistep: epochs at which to decay")
-    gamma: float = Field(0.1, gt=0)
+    gamma: float = Field(0.1, gt=0, description="step / multistep: decay factor")
 
 
 class SearchSection(Section):

@@ -66,10 +66,10 @@ def plugin_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
 
 def test_the_builtin_table_lists_every_builtin_in_order() -> None:
     names = [e.name for e in BUILTIN_DATASETS]
-    assert names == ["builtin", "cifar10", "cifar100", "mnist", "fashion_mnist", "folder"]
-    assert dataset_names()[:6] == names
+    assert names == ["builtin", "cifar10", "cifar100", "mnist", "fashion_mnist", "digits", "folder"]
+    assert dataset_names()[:7] == names
     assert all(e.source == "built-in" for e in BUILTIN_DATASETS)
-    assert [e.needs_path for e in BUILTIN_DATASETS] == [False, True, True, True, True, True]
+    assert [e.needs_path for e in BUILTIN_DATASETS] == [False, True, True, True, True, False, True]
     assert get_dataset("Fashion-MNIST").name == "fashion_mnist"
 
 
