@@ -61,8 +61,10 @@ class MemoryPart:
 
     `saved_per_image` / `saved_fixed`: bytes autograd keeps for this part's backward (a tensor
     saved by several parts is counted in the first); `transient_per_image`: the gradient buffers
-    alive at once during its backward; `params`: its trainable parameters; with checkpointing,
-    `checkpoint_per_image` is what a checkpointed cell keeps instead (its input states)."""
+    alive at once during its backward, on top of its saved activations; `params`: its trainable
+    parameters; with checkpointing, `checkpoint_per_image` is what a checkpointed cell keeps
+    instead (its input states) and `checkpoint_backward_per_image` the most its backward holds
+    besides them (the recomputed activations and the gradient buffers)."""
 
     name: str
     params: int
@@ -70,6 +72,7 @@ class MemoryPart:
     saved_fixed: int
     transient_per_image: int
     checkpoint_per_image: int | None = None
+    checkpoint_backward_per_image: int | None = None
 
 
 @dataclass(frozen=True)
@@ -308,6 +311,7 @@ def _parts(network: Network, elt: int, supernet: bool) -> tuple[list[MemoryPart]
     names: list[str] = []
     params: list[int] = []
     transient: list[int] = []
+    ck_backward: list[int | None] = []  # a checkpointed cell's backward: recomputed + gradients
     ckpt: list[int | None] = []
 
     def begin(name: str, n_params: int) -> None:
@@ -329,6 +333,7 @@ def _parts(network: Network, elt: int, supernet: bool) -> tuple[list[MemoryPart]
         states.append(h)
     transient.append(sum(prod(s.out_shape) for s in network.stems) * elt + sim.grad_pair)
     ckpt.append(None)
+    ck_backward.append(None)
 
     state_ids: list[_T] = list(states)
     last_reader = [-1] * (len(network.stems) + len(network.cells))
@@ -367,8 +372,15 @@ def _parts(network: Network, elt: int, supernet: bool) -> tuple[list[MemoryPart]
         # and go: its peak is the largest sum of both over the steps, plus one primitive's pair
         mine = [(sim.owner_step[t], b) for t, b in sim.saved.items() if sim.owner[t] == sim.part]
         live = _grad_buffers(cell, last_reader, elt)
-        top = max(sum(b for st, b in mine if st <= k) + g for k, g in zip(range(-1, len(cell.nodes) + 1), live))
+        steps = list(zip(range(-1, len(cell.nodes) + 1), live))
+        top = max(sum(b for st, b in mine if st <= k) + g for k, g in steps)
         transient.append(top + sim.grad_pair - sum(b for _, b in mine))
+        # checkpointed, the recomputation saves the same tensors except the cell's inputs, which
+        # are the checkpoint's own arguments (held anyway)
+        raw_ids = {t.id for t in raw}
+        mine_ck = [(sim.owner_step[t], b) for t, b in sim.saved.items()
+                   if sim.owner[t] == sim.part and t not in raw_ids]
+        ck_backward.append(max(sum(b for st, b in mine_ck if st <= k) + g for k, g in steps) + sim.grad_pair)
         # a checkpointed cell keeps its input states (the checkpoint's arguments), each counted in
         # the first cell that keeps it, unless the stems already save it
         kept = {t.id: t.nbytes for t in raw if t.id not in ck_seen and sim.owner.get(t.id, 1) != 0}
@@ -379,6 +391,7 @@ def _parts(network: Network, elt: int, supernet: bool) -> tuple[list[MemoryPart]
     sim.save(sim.new((network.classes,)))  # cross entropy: the log-probabilities
     transient.append(prod(network.head.in_shape) * elt + sim.grad_pair)
     ckpt.append(None)
+    ck_backward.append(None)
     if network.aux is not None and network.aux_after is not None:
         begin("aux", _params(network.aux))
         src = state_ids[len(network.stems) + network.aux_after]
@@ -386,11 +399,13 @@ def _parts(network: Network, elt: int, supernet: bool) -> tuple[list[MemoryPart]
         sim.save(sim.new((network.classes,)))
         transient.append(prod(network.aux.in_shape) * elt + sim.grad_pair)
         ckpt.append(None)
+        ck_backward.append(None)
+    ck_backward.append(None)
     saved = [0] * len(names)
     for tid, nb in sim.saved.items():
         saved[sim.owner[tid]] += nb
-    parts = [MemoryPart(n, p, s, f, t, c) for n, p, s, f, t, c in
-             zip(names, params, saved, sim.fixed, transient, ckpt)]
+    parts = [MemoryPart(n, p, s, f, t, c, cb) for n, p, s, f, t, c, cb in
+             zip(names, params, saved, sim.fixed, transient, ckpt, ck_backward)]
     # targets: int64 per image, held with the images
     return parts, in_bytes + INDEX, sim.buffers
 
@@ -477,13 +492,14 @@ def _positions(network: Network, *, optimizer: str, amp: bool, checkpointing: bo
         grads_after += p.params * FLOAT
         before = sum(held(q) for q in parts[:j])
         fixed_before = sum(fixed_saved[:j])
-        if checkpointing and p.checkpoint_per_image is not None:
-            own, own_fixed = p.checkpoint_per_image + p.saved_per_image, p.saved_fixed  # recomputed
+        if checkpointing and p.checkpoint_per_image is not None and p.checkpoint_backward_per_image is not None:
+            own = p.checkpoint_per_image + p.saved_per_image  # its inputs, recomputed activations
+            top = p.checkpoint_per_image + p.checkpoint_backward_per_image
         else:
-            own, own_fixed = p.saved_per_image, p.saved_fixed
-        pos.append(_Position(f"backward of {p.name}", base + grads_after + fixed_before + own_fixed,
-                             input_bytes + before + own + p.transient_per_image, before + own,
-                             p.transient_per_image))
+            own = p.saved_per_image
+            top = own + p.transient_per_image
+        pos.append(_Position(f"backward of {p.name}", base + grads_after + fixed_before + p.saved_fixed,
+                             input_bytes + before + top, before + own, top - own))
     pos.append(_Position("optimizer step", base + n_params * FLOAT * (1 + step_tmp), input_bytes, 0, 0))
     return pos, parts, n_params, input_bytes
 
