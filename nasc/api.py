@@ -34,6 +34,7 @@ from nasc.errors import ConfigError, NascError, ValidationError
 
 if TYPE_CHECKING:
     from nasc.analysis.cost import CostReport
+    from nasc.analysis.memory import TrainMemory
     from nasc.analysis.network import Network
     from nasc.compiler import CompileResult
     from nasc.export.onnx import OnnxReport
@@ -53,7 +54,7 @@ __all__ = [
     "events", "export_onnx", "config_show", "format_file", "format_source", "gallery_eval", "load", "ops", "run_experiment", "load_config", "load_module",
     "load_search_config", "parse_pass_options", "plugins", "read_model", "resume_search",
     "save_model", "schema", "search", "search_info", "search_names", "search_next_step", "stats",
-    "sweep", "to_nas", "train",
+    "sweep", "to_nas", "train", "train_memory", "fit_memory",
 ]
 
 
@@ -273,6 +274,43 @@ def stats(source: PathLike | Model, overrides: Overrides = None, *, latency: boo
         measured = network_latency(network, batch_size=batch, device=resolve_device(device),
                                    repeat=repeat, threads=threads)
     return StatsReport(model, network, report, measured)
+
+
+def train_memory(source: PathLike | Model, overrides: Overrides = None, *, batch: int = 64,
+                 optimizer: str = "sgd", amp: bool = False, checkpointing: bool = False) -> TrainMemory:
+    """The predicted peak memory of one training step of a network, or of the DARTS supernet of a
+    search space (its cell batch norms non-affine, as `nasc search darts` trains it), at `batch`
+    images: weights, gradients, optimizer state (`sgd` momentum, `adam`, `adamw`, `none`), the
+    activations autograd saves and the backward's transient, without running anything
+    (`nasc.analysis.memory`; torch-free). `checkpointing`: activation checkpointing per cell."""
+    from nasc.analysis.memory import train_memory as _train_memory
+
+    return _train_memory(_memory_network(source, overrides), batch=batch, optimizer=optimizer, amp=amp,
+                         checkpointing=checkpointing)
+
+
+def fit_memory(source: PathLike | Model, budget: int | str, overrides: Overrides = None, *,
+               optimizer: str = "sgd", amp: bool = False, checkpointing: bool = False) -> int:
+    """The largest batch whose predicted training peak (`train_memory`) fits in `budget` (bytes
+    or a size such as `"16GB"`, binary units); 0 when not even one image fits."""
+    from nasc.analysis.memory import fit_batch
+    from nasc.limits import parse_size
+
+    return fit_batch(_memory_network(source, overrides), parse_size(budget, "--fit-memory"),
+                     optimizer=optimizer, amp=amp, checkpointing=checkpointing)
+
+
+def _memory_network(source: PathLike | Model, overrides: Overrides) -> Network:
+    from nasc.analysis.elaborate import elaborate
+    from nasc.ir.model import Model
+    from nasc.ir.queries import is_search_space
+
+    model = source if isinstance(source, Model) else load(source, overrides)
+    if is_search_space(model):
+        from nasc.search.darts import supernet
+
+        model = supernet(model)
+    return elaborate(model)
 
 
 # ---- compile, model files, export, pictures -------------------------------------------------

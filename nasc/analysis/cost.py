@@ -135,6 +135,12 @@ class _Counter:
         return CellCost(c.index, c.template, c.reduction, params, macs, act, c.out_shape)
 
 
+def pipeline_cost(p: Pipeline) -> tuple[int, int, int]:
+    """`(params, macs, activation_bytes)` of one expanded op (a candidate of a choice edge, say),
+    counted as `cost` counts it inside a network."""
+    return _Counter().pipeline(p)
+
+
 def cost(network: Network) -> CostReport:
     """Parameters, multiply-adds and activation memory of `network`, per cell and in total."""
     k = _Counter()

@@ -326,6 +326,12 @@ def _parts(network: Network, elt: int, supernet: bool) -> tuple[list[MemoryPart]
     begin("stems", sum(_params(s) for s in network.stems))
     if supernet:
         x = sim.new(network.input_shape, FLOAT)  # DartsSupernet's channels-last copy
+    # the mixing weights softmax(alpha), one matrix per cell template, saved by the softmax
+    mixing: dict[str, int] = {}
+    for cell in network.cells:
+        mixing[cell.template] = sum(len(e.op.candidates) for n in cell.nodes for e in n.edges
+                                    if isinstance(e.op, Mixed))
+    sim.fixed[0] += sum(mixing.values()) * FLOAT
     states: list[_T] = []
     h = x
     for s in network.stems:
@@ -389,6 +395,7 @@ def _parts(network: Network, elt: int, supernet: bool) -> tuple[list[MemoryPart]
     begin("head", _params(network.head))
     sim.pipeline(network.head, state_ids[-1])
     sim.save(sim.new((network.classes,)))  # cross entropy: the log-probabilities
+    sim.fixed[sim.part] += FLOAT  # and its total weight (a scalar)
     transient.append(prod(network.head.in_shape) * elt + sim.grad_pair)
     ckpt.append(None)
     ck_backward.append(None)
@@ -397,13 +404,15 @@ def _parts(network: Network, elt: int, supernet: bool) -> tuple[list[MemoryPart]
         src = state_ids[len(network.stems) + network.aux_after]
         sim.pipeline(network.aux, src)
         sim.save(sim.new((network.classes,)))
+        sim.fixed[sim.part] += FLOAT
         transient.append(prod(network.aux.in_shape) * elt + sim.grad_pair)
         ckpt.append(None)
         ck_backward.append(None)
     ck_backward.append(None)
     saved = [0] * len(names)
     for tid, nb in sim.saved.items():
-        saved[sim.owner[tid]] += nb
+        if tid != 0:  # the batch itself is held by the caller: counted as the input
+            saved[sim.owner[tid]] += nb
     parts = [MemoryPart(n, p, s, f, t, c, cb) for n, p, s, f, t, c, cb in
              zip(names, params, saved, sim.fixed, transient, ckpt, ck_backward)]
     # targets: int64 per image, held with the images
@@ -522,12 +531,13 @@ def train_memory(network: Network, *, batch: int, optimizer: str = "sgd", amp: b
     pos, parts, n_params, input_bytes = _positions(network, optimizer=optimizer, amp=amp,
                                                    checkpointing=checkpointing, supernet=sup)
     peak = max(pos, key=lambda p: p.at(batch))
+    saved_fixed = sum(0 if (checkpointing and p.checkpoint_per_image is not None) else p.saved_fixed
+                      for p in parts)
     state_n = OPTIMIZERS[optimizer][0]
     return TrainMemory(
         batch=batch, optimizer=optimizer, amp=amp, checkpointing=checkpointing, params=n_params,
         weights=n_params * FLOAT, gradients=n_params * FLOAT, optimizer_state=state_n * n_params * FLOAT,
-        input_bytes=input_bytes * batch, activations=pos[0].activations * batch + (pos[0].fixed - pos[-1].fixed
-                                                                                   + n_params * FLOAT * (1 + OPTIMIZERS[optimizer][1])),
+        input_bytes=input_bytes * batch, activations=pos[0].activations * batch + saved_fixed,
         transient=peak.transient * batch, peak=peak.at(batch), peak_at=peak.name, per_image=peak.per_image,
         parts=tuple(parts))
 

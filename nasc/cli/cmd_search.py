@@ -5,6 +5,7 @@
     nasc search random examples/darts_space.nas --trials 8 --executor ray
     nasc search darts space.nas --set trainer.epochs=5 --set search.darts.channels=8 --out runs/s1
     nasc search darts --resume runs/search-darts-20240101-120000  # continue a killed search
+    torchrun --nproc_per_node 2 -m nasc search darts space.nas    # data-parallel (darts, pc-darts, gdas)
 
 Every algorithm of `nasc.api.search_names()` (built-ins and plugins) gets the same options plus
 its own flags (`SearchStrategy.flags`). Commands are built when asked for, so importing the CLI
@@ -84,6 +85,8 @@ def build_command(name: str) -> click.Command:
             given[flag.decls[0]] = value
             flag_set[flag.key] = (flag.values[0] if value else flag.values[1]) if flag.values else value
         result = run_with_progress(lambda events: _search(name, kw, flag_set, given, events))
+        if not result.run.enabled:  # a torchrun rank other than 0: rank 0 reports
+            return
         for line in result.lines:
             typer.echo(line)
         typer.echo(f"run dir: {result.run.root}")

@@ -3,13 +3,15 @@ with `--latency` the measured forward latency (lowers the network; imports torch
 
 A table of the stems, cells (one row each with `--per-cell`), head and aux head with the totals,
 or with `--json` one JSON object (`nasc.api.StatsReport.as_dict()`: the model name, the cost
-report, and `latency`).
+report, and `latency`; with `--train-memory` a `train_memory` object, with `--fit-memory` a
+`fit_memory` one). `--train-memory` predicts the peak memory of one training step
+(`nasc.analysis.memory`, no torch); `--fit-memory 16GB` the largest batch that fits.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -30,7 +32,17 @@ def register(app: typer.Typer) -> None:
         per_cell: bool = typer.Option(False, "--per-cell", help="one table row per cell instance"),
         latency: bool = typer.Option(False, "--latency", help="also measure the eval forward "
                                                               "latency (lowers the network)"),
-        batch: int = typer.Option(1, "--batch", help="--latency: batch size"),
+        batch: Optional[int] = typer.Option(None, "--batch", help="batch size (--latency: default 1; "
+                                                                   "--train-memory: default 64)"),
+        train_memory: bool = typer.Option(False, "--train-memory", help="predict the peak memory of one "
+                                                                        "training step (no torch)"),
+        optimizer: str = typer.Option("sgd", "--optimizer", help="--train-memory: sgd (momentum) | adam | "
+                                                                 "adamw | none"),
+        amp: bool = typer.Option(False, "--amp", help="--train-memory: 16-bit activations (an estimate)"),
+        checkpointing: bool = typer.Option(False, "--checkpointing", help="--train-memory: activation "
+                                                                          "checkpointing per cell"),
+        fit_memory: Optional[str] = typer.Option(None, "--fit-memory", help="the largest training batch "
+                                                                            "whose peak fits, e.g. 16GB"),
         device: str = typer.Option("cpu", "--device", help="--latency: cpu | cuda | cuda:N"),
         repeat: int = typer.Option(20, "--repeat", help="--latency: timed runs (after 3 warm-up runs)"),
         threads: Optional[int] = typer.Option(None, "--threads", help="--latency: CPU threads "
@@ -39,15 +51,27 @@ def register(app: typer.Typer) -> None:
         """Parameters, multiply-adds (as torch's flop counter counts them, / 2) and float32
         activation memory of one batch-1 eval forward; a choice edge counts all its candidates.
         With --latency, the measured eval forward time (median, min, p90 over --repeat runs)."""
+        planned = fits = None
         try:
-            result = api.stats(src, sets, latency=latency, batch=batch, device=device, repeat=repeat,
+            result = api.stats(src, sets, latency=latency, batch=batch or 1, device=device, repeat=repeat,
                                threads=threads)
+            if train_memory or fit_memory is not None:
+                planned = api.train_memory(src, sets, batch=batch or 64, optimizer=optimizer, amp=amp,
+                                           checkpointing=checkpointing)
+            if fit_memory is not None:
+                fits = api.fit_memory(src, fit_memory, sets, optimizer=optimizer, amp=amp,
+                                      checkpointing=checkpointing)
         except NascError as err:
             raise fail(err) from None
         model, network, report, measured = result.model, result.network, result.cost, result.latency
 
         if as_json:
-            typer.echo(json.dumps(result.as_dict(), indent=2))
+            data = result.as_dict()
+            if planned is not None:
+                data["train_memory"] = planned.as_dict()
+            if fits is not None:
+                data["fit_memory"] = {"budget": fit_memory, "batch": fits}
+            typer.echo(json.dumps(data, indent=2))
             return
 
         from rich.console import Console
@@ -87,8 +111,24 @@ def register(app: typer.Typer) -> None:
         console.print(table)
         console.print(f"params {si(report.params)}, MACs {si(report.macs)}, "
                       f"activations {mib(report.activation_bytes)} (float32, batch 1)")
+        if planned is not None:
+            _print_plan(console, planned, fit_memory, fits)
         if measured is not None:
             console.print(f"latency: median {measured.median_ms:.2f} ms, min {measured.min_ms:.2f} ms, "
                           f"p90 {measured.p90_ms:.2f} ms (batch {measured.batch_size}, "
                           f"{measured.device}, {measured.threads} threads, {measured.repeat} runs "
                           f"after {measured.warmup} warm-up)")
+
+
+
+def _print_plan(console: Any, plan: Any, budget: str | None, fits: int | None) -> None:
+    """The training-memory lines of `nasc stats --train-memory` / `--fit-memory` (`plan` is the
+    `TrainMemory` of `nasc.api.train_memory`)."""
+    extra = (", amp" if plan.amp else "") + (", checkpointing per cell" if plan.checkpointing else "")
+    console.print(f"training step (batch {plan.batch}, {plan.optimizer}{extra}): peak {mib(plan.peak)} "
+                  f"at the {plan.peak_at}")
+    console.print(f"  weights {mib(plan.weights)}, gradients {mib(plan.gradients)}, optimizer state "
+                  f"{mib(plan.optimizer_state)}, saved activations {mib(plan.activations)}, transient "
+                  f"{mib(plan.transient)}, batch {mib(plan.input_bytes)}")
+    if fits is not None:
+        console.print(f"largest batch within {budget}: {fits}")

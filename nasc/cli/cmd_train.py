@@ -39,6 +39,8 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/NAME-TIME)"),
         resume: Optional[Path] = typer.Option(None, "--resume", help="continue the run in this folder"),
         amp: bool = typer.Option(False, "--amp", help="mixed precision (bf16 on CPU, fp16/bf16 on GPU)"),
+        checkpoint_cells: bool = typer.Option(False, "--checkpoint-cells", help="activation checkpointing "
+                                              "per cell: less memory, slower (config `trainer.checkpoint_cells`)"),
         seed: Optional[int] = typer.Option(None, "--seed", help="random seed"),
         full: bool = typer.Option(False, "--full", help="the paper's settings instead of the toy ones"),
         device: Optional[str] = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:N"),
@@ -55,9 +57,11 @@ def register(app: typer.Typer) -> None:
             if resume is not None:
                 refuse_with_resume({"--data": data, "--epochs": epochs, "--config": config, "--set": sets,
                                     "--out": out, "--amp": amp, "--seed": seed, "--full": full,
+                                    "--checkpoint-cells": checkpoint_cells,
                                     "--max-memory": max_memory})
             values = flag_values({"data.dataset": data, "trainer.epochs": epochs,
                                   "trainer.amp": True if amp else None, "run.seed": seed,
+                                  "trainer.checkpoint_cells": True if checkpoint_cells else None,
                                   "run.max_memory": max_memory})
             result = api.train(model, config=config, sets=sets, values=values, full=full, out=out,
                                resume=resume, device=device, events=renderer, on_run_dir=started.append)

@@ -100,9 +100,9 @@ def _group_title(group: str, n: int) -> str:
     """A readable panel title for a loop family of `n` loops."""
     known = {"random/*/train": "random-search trials", "petridish/train-*/train": "Petridish training jobs",
              "petridish/search-*/search": "Petridish growth (search) jobs"}
-    name = known.get(group, group)
-    return f"{name} ({n} runs of the loop)" if n > 1 and group not in known else (
-        f"{name} ({n})" if n > 1 else name)
+    if group in known:
+        return f"{known[group]} ({n})"
+    return f"{group} ({n} loops)" if n > 1 else group
 
 
 def _series(rows: Sequence[Mapping[str, Any]], key: str) -> tuple[list[float], list[float]]:
@@ -160,7 +160,7 @@ def plot_curves(loops: Mapping[str, Sequence[Mapping[str, Any]]], path: str | os
                             linewidth=0.9 if many else 1.8, marker=marker, markersize=3 if many else 4)
                 if many and curves:
                     mx, my = _mean_by_x(curves)
-                    ax.plot(mx, my, style, color=color, linewidth=2.4)
+                    ax.plot(mx, my, style, color=color, linewidth=2.4, marker=marker, markersize=5)
                 if dots:
                     dx, dy = zip(*dots)
                     ax.scatter(dx, dy, s=28, color=color, edgecolor="black", linewidth=0.6, zorder=4)
@@ -179,6 +179,7 @@ def plot_curves(loops: Mapping[str, Sequence[Mapping[str, Any]]], path: str | os
             last = max(_last_epoch(loops[m]) for m in members)
             if last <= 12:  # whole epochs only, and a one-epoch loop centred instead of at 0.96..1.04
                 ax.set_xlim(0.7, last + 0.3)
+                ax.set_xticks(range(1, int(last) + 1))
             if suffix == "top1":
                 ax.set_ylim(-2, 102)
             if handles:
@@ -366,6 +367,7 @@ def plot_envelope(panels: Sequence[EnvelopePanel], path: str | os.PathLike[str],
             ax.set_ylim(*panel.limits)
         if last <= 12:
             ax.set_xlim(0.7, last + 0.3)
+            ax.set_xticks(range(1, int(last) + 1))
         ax.legend(handles=handles, fontsize=8, loc="best", framealpha=0.9)
     if title:
         fig.suptitle(title, fontsize=12)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -87,11 +87,21 @@ def _finalize_cell(cell: Cell, probs: Mapping[str, list[float]], rule_name: str)
 
 
 def finalize(model: Model, scores: Mapping[str, Sequence[float]], logits: bool = True,
-             rule: str = "darts") -> Model:
+             rule: str = "darts", max_skip: int | None = None,
+             skip_cells: str = "normal") -> Model:
     """Return the discrete network chosen from space `model` by the per-candidate `scores` (keyed
-    by template edge id; raw logits, softmaxed per edge, unless `logits=False`) under `rule`."""
+    by template edge id; raw logits, softmaxed per edge, unless `logits=False`) under `rule`.
+
+    `max_skip`: the P-DARTS cap, at most that many skip connections per cell of the templates
+    `skip_cells` names (`normal`: the network's normal template, `all`); see `skip_cap`."""
     _check_scores(model, scores)
     probs = {k: (softmax(list(v)) if logits else [float(x) for x in v]) for k, v in scores.items()}
+    if max_skip is not None:
+        from nasc.passes.skip_cap import cap_skips, capped_templates
+
+        for cell in model.cells:
+            if cell.name in capped_templates(model, skip_cells):
+                probs = cap_skips(cell, probs, rule, max_skip)
     return model.model_copy(update={"cells": tuple(_finalize_cell(c, probs, rule) for c in model.cells)})
 
 
@@ -105,6 +115,10 @@ class Finalize(CompilerPass):
                                             description="per template choice edge id: one value per candidate")
     logits: bool = Field(default=True, description="scores are raw logits (softmax per edge), else probabilities")
     rule: str = Field(default="darts", description="finalization rule: darts | argmax | petridish")
+    max_skip: int | None = Field(default=None, ge=0, description="P-DARTS cap: at most this many "
+                                 "skip connections per cell (None: no cap)")
+    skip_cells: Literal["normal", "all"] = Field(default="normal", description="cells the skip "
+                                                 "cap applies to: the normal template | all")
 
     def run(self, model: Model) -> Model:
-        return finalize(model, self.scores, self.logits, self.rule)
+        return finalize(model, self.scores, self.logits, self.rule, self.max_skip, self.skip_cells)

@@ -35,12 +35,14 @@ def supernet(space: Model) -> Model:
 
 
 def derive(space: Model, alphas: Mapping[str, Any], *, rule: str = "darts",
-           affine: bool = True) -> Model:
+           affine: bool = True, max_skip: int | None = None, skip_cells: str = "normal") -> Model:
     """The discrete network DARTS derives from `space` and the raw alphas (per-template matrices,
     rows in `choice_edge_ids` order): per edge the strongest candidate other than `none`, per node
     with `keep k` the k strongest edges (the `finalize` pass, softmax per edge). The result has
-    affine batch norms (an evaluation network) unless `affine=False`.
+    affine batch norms (an evaluation network) unless `affine=False`. `max_skip`: the P-DARTS
+    cap on skip connections per cell (`nasc.passes.skip_cap`).
     """
     scores = scores_from_matrices(space, alphas)
-    final = finalize(space, scores, logits=True, rule=rule)
+    final = finalize(space, scores, logits=True, rule=rule, max_skip=max_skip,
+                     skip_cells=skip_cells)
     return set_affine(final, affine)

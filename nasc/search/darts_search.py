@@ -16,6 +16,15 @@ in its checkpoint, so a killed run resumes bit-identically (same device and thre
 
 Outputs besides the run layer's (`nasc.search.scaffold`): `alphas.jsonl` and `supernet.pt`
 (the supernet's weights and alphas).
+
+Under `torchrun --nproc_per_node N` (DARTS, PC-DARTS and GDAS are data-parallel): every rank
+builds the same supernet and alphas from the run's seed, takes its shard of each training and
+held-out batch (`batch_size / N` samples), the trainer wraps the supernet in DDP for the weight
+step, and the `Architect` averages the architecture gradient over the ranks, so weights and
+alphas stay identical on every rank after every step. The global random generators are seeded
+alike on every rank (not per rank), so GDAS draws the same Gumbel noise everywhere. Rank 0
+writes the run directory; every rank resumes from its checkpoint (each with its own RNG and
+stream states).
 """
 from __future__ import annotations
 
@@ -31,6 +40,7 @@ from torch import Tensor
 from nasc.atomic import atomic_save, atomic_write_text
 from nasc.ir.model import Choice, Model
 from nasc.search.genotype import genotype_or_none
+from nasc.search.guards import SearchGuards
 from nasc.search.strategy import Flag, SearchContext, SearchOutcome, SearchResult, SearchStrategy
 from nasc.train.config import OptimizerSection, Section
 from nasc.train.events import Message
@@ -41,6 +51,7 @@ if TYPE_CHECKING:
     from nasc.search.bilevel import Architect
     from nasc.search.darts_supernet import DartsSupernet
     from nasc.train.data import BatchStream, DataBundle
+    from nasc.train.distributed import DistContext
 
 LOOP_KEY = "darts"
 
@@ -60,6 +71,8 @@ class DartsSection(Section):
                                                  weight_decay=1e-3))
     channels_last: bool | None = Field(None, description="run the supernet in channels-last "
                                                          "memory format (None: on the CPU)")
+    checkpoint_cells: bool = Field(False, description="activation checkpointing per cell: recompute "
+                                                      "each cell in the backward (less memory, slower)")
 
 
 # ------------------------------------------------------------------------------ the callback
@@ -83,6 +96,9 @@ class ArchStep(Callback):
         self.architect.step(x, y, x_val, y_val, trainer.optimizer, trainer.lr)
 
     def on_fit_start(self, trainer: Trainer) -> None:
+        # the architecture step runs in the trainer's precision and process group
+        self.architect.precision = trainer.precision
+        self.architect.dist = trainer.dist
         self._write_history()  # drop rows a killed run wrote after its last checkpoint
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, metrics: dict[str, Any]) -> None:
@@ -117,13 +133,17 @@ class ArchStep(Callback):
 
     def state_dict(self) -> dict[str, Any]:
         opt = self.architect.optimizer
+        # every rank's held-out stream (its augmentation generator is its own)
+        vals = self.architect.dist.all_gather_object(self.val.state_dict())
         return {"alpha_optimizer": opt.state_dict() if opt is not None else {},
-                "val": self.val.state_dict(), "history": json.dumps(self.history)}
+                "val": vals[0], "val_ranks": vals, "history": json.dumps(self.history)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if self.architect.optimizer is not None and state.get("alpha_optimizer"):
             self.architect.optimizer.load_state_dict(state["alpha_optimizer"])
-        self.val.load_state_dict(state["val"])
+        dist = self.architect.dist
+        vals = state.get("val_ranks") or [state["val"]]
+        self.val.load_state_dict(vals[dist.rank] if len(vals) == dist.world_size else vals[0])
         self.history = json.loads(state.get("history", "[]"))
 
 
@@ -158,31 +178,36 @@ class DartsSetup:
     device: torch.device
 
 
-def build_search(space: Model, config: Any) -> DartsSetup:
+def build_search(space: Model, config: Any, dist: DistContext | None = None) -> DartsSetup:
     """Seed, load the data (train / held-out split), build the supernet and both optimizers:
-    SGD on the network weights only, the alpha optimizer on the alphas only."""
+    SGD on the network weights only, the alpha optimizer on the alphas only. Under `dist` the
+    streams give this rank its shard of each batch (see the module docstring)."""
     from nasc.search.bilevel import Architect
     from nasc.search.darts_supernet import DartsSupernet
     from nasc.search.space import fit_to_data
     from nasc.train.data import build_data
-    from nasc.train.distributed import resolve_device
+    from nasc.train.distributed import DistContext, resolve_device
     from nasc.train.optim import build_optimizer
     from nasc.train.runner import seed_everything
 
-    device = resolve_device(config.run.device)
+    dist = dist or DistContext()
+    device = resolve_device(config.run.device, dist.local_rank)
     if config.run.threads is not None:
         torch.set_num_threads(config.run.threads)
-    seed_everything(config.run.seed)
+    seed_everything(config.run.seed)  # not per rank: same init and random draws on every rank
     darts = config.search.darts
-    data = build_data(config.data, device=device, seed=config.run.seed,
-                      val_fraction=config.search.val_fraction)
+    data = dist.agree(lambda: build_data(config.data, device=device, seed=config.run.seed,
+                                         val_fraction=config.search.val_fraction,
+                                         rank=dist.rank, world_size=dist.world_size))
     space = fit_to_data(space, data.num_classes, data.input_shape)
     model = DartsSupernet.build(space, device=device, channels_last=darts.channels_last)
+    model.net.checkpoint_cells = darts.checkpoint_cells  # type: ignore[union-attr]
     w_opt = build_optimizer(model.network_weights(), config.optimizer)
     a_opt = build_optimizer(model.alphas(), darts.alpha_optimizer)
     momentum = config.optimizer.momentum if config.optimizer.name == "sgd" else 0.0
     architect = Architect(model, a_opt, w_momentum=momentum,
-                          w_weight_decay=config.optimizer.weight_decay, order=darts.order)
+                          w_weight_decay=config.optimizer.weight_decay, order=darts.order,
+                          dist=dist)
     return DartsSetup(space, model, data, w_opt, architect, device)
 
 
@@ -197,15 +222,17 @@ class DartsSearch(SearchStrategy):
     default_config = "search_darts.yaml"
     flags = (Flag(("--first-order/--second-order",), "search.darts.order", bool,
                   "architecture gradient (default: the config's)", values=("first", "second")),)
+    distributed = True  # data-parallel under torchrun (see the module docstring)
 
     def search(self, ctx: SearchContext) -> SearchOutcome:
         from nasc.search.darts import derive
         from nasc.train.trainer import Trainer
 
         config, run = ctx.config, ctx.run
-        s = build_search(ctx.space, config)
+        s = build_search(ctx.space, config, ctx.dist)
         model, data, darts = s.model, s.data, config.search.darts
         callback = ArchStep(s.architect, data.val, s.space, run, config)
+        guards = SearchGuards.attach(ctx, s)  # collapse guards, cost budget (search.guards/cost)
         n_weights = sum(p.numel() for p in model.network_weights())
         run.log.add((LOOP_KEY, "setup"), {
             "space": ctx.source, "order": darts.order, "network_weights": n_weights,
@@ -219,12 +246,12 @@ class DartsSearch(SearchStrategy):
             f"held-out images; device {s.device}, {torch.get_num_threads()} threads"))
         trainer = Trainer(model, trainer=config.trainer, optimizer=config.optimizer,
                           schedule=config.schedule, device=s.device,
-                          optimizer_instance=s.w_optimizer, callbacks=[callback],
+                          optimizer_instance=s.w_optimizer, callbacks=[callback, *guards.callbacks],
                           checkpoint=ctx.checkpoint, key=LOOP_KEY, run=run, events=ctx.events,
-                          eval_batch_size=config.data.eval_batch_size)
+                          eval_batch_size=config.data.eval_batch_size, dist=ctx.dist)
         fit = trainer.fit(data.train, None)
         alphas = model.alpha_matrices()
-        final = derive(s.space, alphas)
+        final = guards.derive(lambda: derive(s.space, alphas))
         genotype = genotype_or_none(final)
         root = run.root
 
@@ -238,7 +265,7 @@ class DartsSearch(SearchStrategy):
                     f"epochs, seed {config.run.seed}, data {config.data.dataset}) from {ctx.source}.\n"
                     f"Architecture weights and settings: provenance.json in {root}.\n{genotype}"),
             provenance={"order": darts.order, "alphas": alphas,
-                        "mixing": model.mixing_weights()},
+                        "mixing": model.mixing_weights(), **guards.provenance()},
             files=files,
             details={"alphas": alphas, "history": callback.history},
             message=f"final genotype: {genotype}", resumed=fit.resumed)

@@ -31,6 +31,7 @@ from nasc.atomic import atomic_save
 from nasc.errors import ConfigError
 from nasc.ir.model import Model
 from nasc.search.darts_supernet import DartsSupernet, use_channels_last
+from nasc.search.guards import SearchGuards
 from nasc.search.oneshot import OneShotSection, OneShotStep, build_oneshot, setup_message
 from nasc.search.strategy import SearchContext, SearchOutcome, SearchResult, SearchStrategy
 from nasc.train.events import Message
@@ -147,6 +148,10 @@ class GdasSearch(SearchStrategy):
     section = GdasSection
     summary = "GDAS: sample one candidate per edge with a hard Gumbel-softmax, derive like DARTS"
     default_config = "search_gdas.yaml"
+    # data-parallel under torchrun as DARTS (`nasc.search.darts_search`): every rank draws the
+    # same Gumbel noise (global generators seeded alike), so every rank runs the same paths and
+    # the run equals a one-process run at the same global batch
+    distributed = True
 
     def search(self, ctx: SearchContext) -> SearchOutcome:
         from nasc.search.darts import derive
@@ -155,10 +160,11 @@ class GdasSearch(SearchStrategy):
         config, run = ctx.config, ctx.run
         g: GdasSection = config.search.gdas
         s = build_oneshot(ctx.space, config, g, lambda sp, dev, cl: GdasSupernet.build(
-            sp, device=dev, channels_last=cl, tau=g.tau_max))
+            sp, device=dev, channels_last=cl, tau=g.tau_max), dist=ctx.dist)
         model, data = s.model, s.data
         callback = GdasStep(LOOP_KEY, s.architect, data.val, s.space, run,
                             tau_max=g.tau_max, tau_min=g.tau_min)
+        guards = SearchGuards.attach(ctx, s)  # collapse guards, cost budget (search.guards/cost)
         run.log.add((LOOP_KEY, "setup"), {
             "space": ctx.source, "tau_max": g.tau_max, "tau_min": g.tau_min,
             "network_weights": sum(p.numel() for p in model.network_weights()),
@@ -166,14 +172,16 @@ class GdasSearch(SearchStrategy):
             "train": len(data.train.data), "val": len(data.val.data),
             "channels_last": model.channels_last})
         ctx.events(Message(setup_message("GDAS", f"tau {g.tau_max:g} -> {g.tau_min:g}", s)))
-        trainer = Trainer(model, trainer=config.trainer, optimizer=config.optimizer,
+        # one path per edge: the candidates not drawn get no gradient, which DDP must be told
+        trainer_cfg = config.trainer.model_copy(update={"ddp_find_unused": True})
+        trainer = Trainer(model, trainer=trainer_cfg, optimizer=config.optimizer,
                           schedule=config.schedule, device=s.device,
-                          optimizer_instance=s.w_optimizer, callbacks=[callback],
+                          optimizer_instance=s.w_optimizer, callbacks=[callback, *guards.callbacks],
                           checkpoint=ctx.checkpoint, key=LOOP_KEY, run=run, events=ctx.events,
-                          eval_batch_size=config.data.eval_batch_size)
+                          eval_batch_size=config.data.eval_batch_size, dist=ctx.dist)
         fit = trainer.fit(data.train, None)
         alphas = model.alpha_matrices()
-        final = derive(s.space, alphas)
+        final = guards.derive(lambda: derive(s.space, alphas))
         genotype = to_genotype(final)
 
         def save_supernet(path: Path) -> None:
@@ -186,7 +194,7 @@ class GdasSearch(SearchStrategy):
                     f"{config.data.dataset}) from {ctx.source}.\n"
                     f"Architecture weights and settings: provenance.json in {run.root}.\n{genotype}"),
             provenance={"tau_max": g.tau_max, "tau_min": g.tau_min, "alphas": alphas,
-                        "mixing": model.mixing_weights()},
+                        "mixing": model.mixing_weights(), **guards.provenance()},
             files={"supernet.pt": save_supernet, "alphas.jsonl": None},
             details={"alphas": alphas, "history": callback.history},
             message=f"final genotype: {genotype}", resumed=fit.resumed)

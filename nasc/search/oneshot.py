@@ -30,6 +30,7 @@ from nasc.train.trainer import Trainer
 if TYPE_CHECKING:
     from nasc.search.bilevel import Architect
     from nasc.train.data import BatchStream
+    from nasc.train.distributed import DistContext
 
 # (space fitted to the data, device, channels_last) -> the supernet module
 ModelBuilder = Callable[[Model, torch.device, "bool | None"], DartsSupernet]
@@ -51,22 +52,25 @@ class OneShotSection(Section):
 
 
 def build_oneshot(space: Model, config: Any, section: OneShotSection, make_model: ModelBuilder,
-                  *, order: str = "first") -> DartsSetup:
+                  *, order: str = "first", dist: DistContext | None = None) -> DartsSetup:
     """Seed, load the data (train / held-out split), build the supernet with `make_model` and
-    both optimizers (weights: `config.optimizer`; alphas: `section.alpha_optimizer`)."""
+    both optimizers (weights: `config.optimizer`; alphas: `section.alpha_optimizer`). Under
+    `dist` this rank gets its shard of each batch, as in DARTS' `build_search`."""
     from nasc.search.bilevel import Architect
     from nasc.search.space import fit_to_data
     from nasc.train.data import build_data
-    from nasc.train.distributed import resolve_device
+    from nasc.train.distributed import DistContext, resolve_device
     from nasc.train.optim import build_optimizer
     from nasc.train.runner import seed_everything
 
-    device = resolve_device(config.run.device)
+    dist = dist or DistContext()
+    device = resolve_device(config.run.device, dist.local_rank)
     if config.run.threads is not None:
         torch.set_num_threads(config.run.threads)
-    seed_everything(config.run.seed)
-    data = build_data(config.data, device=device, seed=config.run.seed,
-                      val_fraction=config.search.val_fraction)
+    seed_everything(config.run.seed)  # not per rank: same init and random draws (GDAS) everywhere
+    data = dist.agree(lambda: build_data(config.data, device=device, seed=config.run.seed,
+                                         val_fraction=config.search.val_fraction,
+                                         rank=dist.rank, world_size=dist.world_size))
     space = fit_to_data(space, data.num_classes, data.input_shape)
     model = make_model(space, device, section.channels_last)
     w_opt = build_optimizer(model.network_weights(), config.optimizer)
@@ -74,7 +78,7 @@ def build_oneshot(space: Model, config: Any, section: OneShotSection, make_model
     momentum = config.optimizer.momentum if config.optimizer.name == "sgd" else 0.0
     architect = Architect(model, a_opt, w_momentum=momentum,
                           w_weight_decay=config.optimizer.weight_decay,
-                          order=order)  # type: ignore[arg-type]
+                          order=order, dist=dist)  # type: ignore[arg-type]
     return DartsSetup(space, model, data, w_opt, architect, device)
 
 

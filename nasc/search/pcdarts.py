@@ -70,13 +70,15 @@ def edge_strengths(space: Model, alphas: Mapping[str, Any],
 
 
 def derive(space: Model, alphas: Mapping[str, Any], betas: Mapping[str, Sequence[float]], *,
-           rule: str = "darts", affine: bool = True) -> Model:
+           rule: str = "darts", affine: bool = True, max_skip: int | None = None,
+           skip_cells: str = "normal") -> Model:
     """The discrete network PC-DARTS derives from `space`, the raw alphas and the raw betas (the
     `finalize` pass on the edge strengths as probabilities); affine batch norms unless
-    `affine=False`."""
+    `affine=False`; `max_skip`: the P-DARTS cap (`nasc.passes.skip_cap`)."""
     strengths = edge_strengths(space, alphas, betas)
     if not all(math.isfinite(x) for row in strengths.values() for x in row):
         raise PassError("PC-DARTS edge strengths are not all finite",
                         hint="the alphas or betas diverged; lower the alpha learning rate")
-    final = finalize(space, strengths, logits=False, rule=rule)
+    final = finalize(space, strengths, logits=False, rule=rule, max_skip=max_skip,
+                     skip_cells=skip_cells)
     return set_affine(final, affine)

@@ -33,6 +33,7 @@ from nasc.ir.model import Model
 from nasc.ir.queries import choice_shapes
 from nasc.search.darts_supernet import ALPHA_INIT_SCALE, DartsSupernet, use_channels_last
 from nasc.search.oneshot import OneShotSection, OneShotStep, build_oneshot, setup_message
+from nasc.search.guards import SearchGuards
 from nasc.search.pcdarts import node_groups
 from nasc.search.strategy import Flag, SearchContext, SearchOutcome, SearchResult, SearchStrategy
 from nasc.train.events import Message
@@ -147,6 +148,7 @@ class PcDartsSearch(SearchStrategy):
     flags = (Flag(("--k",), "search.pc_darts.k", int,
                   "partial channels: 1/K of each edge's channels are searched (default: the "
                   "config's)"),)
+    distributed = True  # data-parallel under torchrun, as DARTS (`nasc.search.darts_search`)
 
     def search(self, ctx: SearchContext) -> SearchOutcome:
         from nasc.search.genotype import to_genotype
@@ -155,11 +157,12 @@ class PcDartsSearch(SearchStrategy):
         config, run = ctx.config, ctx.run
         pc: PcDartsSection = config.search.pc_darts
         s = build_oneshot(ctx.space, config, pc, lambda sp, dev, cl: PcDartsSupernet.build(
-            sp, k=pc.k, device=dev, channels_last=cl), order=pc.order)
+            sp, k=pc.k, device=dev, channels_last=cl), order=pc.order, dist=ctx.dist)
         model, data = s.model, s.data
         assert isinstance(model, PcDartsSupernet)
         callback = PcArchStep(LOOP_KEY, s.architect, data.val, s.space, run,
                               warmup_epochs=pc.warmup_epochs)
+        guards = SearchGuards.attach(ctx, s)  # collapse guards, cost budget (search.guards/cost)
         run.log.add((LOOP_KEY, "setup"), {
             "space": ctx.source, "k": pc.k, "order": pc.order, "warmup_epochs": pc.warmup_epochs,
             "network_weights": sum(p.numel() for p in model.network_weights()),
@@ -171,12 +174,12 @@ class PcDartsSearch(SearchStrategy):
             "PC-DARTS", f"K={pc.k}, {pc.order} order, {pc.warmup_epochs} warm-up epochs", s)))
         trainer = Trainer(model, trainer=config.trainer, optimizer=config.optimizer,
                           schedule=config.schedule, device=s.device,
-                          optimizer_instance=s.w_optimizer, callbacks=[callback],
+                          optimizer_instance=s.w_optimizer, callbacks=[callback, *guards.callbacks],
                           checkpoint=ctx.checkpoint, key=LOOP_KEY, run=run, events=ctx.events,
-                          eval_batch_size=config.data.eval_batch_size)
+                          eval_batch_size=config.data.eval_batch_size, dist=ctx.dist)
         fit = trainer.fit(data.train, None)
         alphas, betas = model.alpha_matrices(), model.beta_vectors()
-        final = derive(s.space, alphas, betas)
+        final = guards.derive(lambda: derive(s.space, alphas, betas))
         genotype = to_genotype(final)
 
         def save_supernet(path: Path) -> None:
@@ -191,7 +194,7 @@ class PcDartsSearch(SearchStrategy):
                     f"Architecture weights and settings: provenance.json in {run.root}.\n{genotype}"),
             provenance={"k": pc.k, "order": pc.order, "warmup_epochs": pc.warmup_epochs,
                         "alphas": alphas, "betas": betas, "mixing": model.mixing_weights(),
-                        "edge_weights": model.edge_weights()},
+                        "edge_weights": model.edge_weights(), **guards.provenance()},
             files={"supernet.pt": save_supernet, "alphas.jsonl": None},
             details={"alphas": alphas, "betas": betas, "history": callback.history},
             message=f"final genotype: {genotype}", resumed=fit.resumed)

@@ -8,8 +8,9 @@ A built-in algorithm is one module plus one line in `BUILTIN_SEARCHES`; a plugin
 one with an entry point in the `nasc.searches` group naming its `SearchStrategy` subclass.
 Modules are imported only when an algorithm is first asked for (DARTS imports torch).
 
-Every algorithm's config section (`search.<name>`) and the shared `search.executor` section are
-registered with the experiment config here, by `ensure_sections()`, and nowhere else.
+Every algorithm's config section (`search.<name>`) and the shared `search.executor`,
+`search.guards` and `search.cost` sections are registered with the experiment config here, by
+`ensure_sections()`, and nowhere else.
 """
 from __future__ import annotations
 
@@ -92,6 +93,10 @@ def ensure_sections() -> None:
     from nasc.train.config import register_section
 
     register_section("search.executor", ExecutorSection)
+    from nasc.search.guards import guard_sections  # collapse guards and cost budget (all methods)
+
+    for key, section in guard_sections().items():
+        register_section(key, section)
     for name in entries():
         strategy = get_search(name)
         register_section(f"search.{name.replace('-', '_')}", type(strategy).section)

@@ -9,7 +9,10 @@ the outputs.
     result = resume_search("runs/search-darts-...", events=sink)             # a killed run continues
 
 What it does for every algorithm (see `nasc.search.strategy` for what an algorithm does):
-- refuses a multi-process `torchrun` launch unless the strategy is data-parallel;
+- refuses a multi-process `torchrun` launch unless the strategy is data-parallel; a data-parallel
+  one joins the job (`nasc.train.distributed.setup`): rank 0 alone creates or reopens (locks) and
+  writes the run folder, the other ranks learn its path and read its checkpoint, so every rank
+  resumes from rank 0's; `SearchContext.dist` tells the strategy its rank;
 - loads the space, lets the strategy prepare it (search size), records it as `space.nas` (read back
   on resume) and starts `provenance.json` with the algorithm's name (how `--resume` knows it);
 - writes the run-log header (seed, device, versions, threads);
@@ -26,7 +29,7 @@ import os
 import platform
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nasc import __version__
 from nasc.atomic import atomic_write_text
@@ -38,6 +41,9 @@ from nasc.search.space import comment_header
 from nasc.search.strategy import SearchContext, SearchOutcome, SearchResult, SearchStrategy
 from nasc.train.events import EventSink, Message, fanout
 from nasc.train.rundir import RunDir
+
+if TYPE_CHECKING:
+    from nasc.train.distributed import DistContext
 
 PROVENANCE = "provenance.json"
 
@@ -53,6 +59,31 @@ def require_launch(strategy: SearchStrategy, command: str) -> None:
                       key="WORLD_SIZE",
                       hint=f"run `{command}` directly; `torchrun ... -m nasc train` trains a derived "
                            "network with DDP, and `--executor ray` runs a search's jobs in parallel")
+
+
+def _join(strategy: SearchStrategy, device: str) -> tuple[DistContext, bool]:
+    """This process's place in the torchrun job of a data-parallel search (one process
+    otherwise), and whether this call created the process group (and so tears it down)."""
+    from nasc.train.distributed import DistContext, setup
+
+    if not strategy.distributed or int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return DistContext(), False
+    import torch.distributed
+
+    owned = not torch.distributed.is_initialized()
+    dist, _ = setup(device)
+    return dist, owned
+
+
+def _main_only(dist: DistContext, open_run: Any) -> RunDir:
+    """`open_run(enabled)` on every rank, enabled on rank 0 only, failing everywhere if it fails
+    anywhere; the other ranks get a write-nothing view of rank 0's folder (whose name, from its
+    clock, may differ from theirs by a second)."""
+    run: RunDir = dist.agree(lambda: open_run(dist.is_main))
+    if not dist.enabled:
+        return run
+    root = dist.all_gather_object(str(run.root))[0]
+    return run if dist.is_main else RunDir(Path(root), enabled=False)
 
 
 def load_search_config(name: str, path: str | Path | None = None, *, overrides: Sequence[str] = (),
@@ -82,10 +113,16 @@ def start_search(name: str, space_path: str | Path, *, config_path: str | Path |
     cfg = load_search_config(name, config_path, overrides=overrides, full=full,
                              values={"run.model": str(Path(space_path).resolve()), **(values or {})})
     space = _prepared(strategy, space_path, cfg)
-    run = RunDir.create(cfg.run.name, out=out)
-    with _closed_on_error(run):
-        run.write_config(cfg)
-    return _start(strategy, space, cfg, run, events, cfg.run.model or str(space_path))
+    dist, owned = _join(strategy, cfg.run.device)
+
+    def create(enabled: bool) -> RunDir:
+        made = RunDir.create(cfg.run.name, out=out, enabled=enabled)
+        with _closed_on_error(made):
+            made.write_config(cfg)
+        return made
+
+    run = _main_only(dist, create)
+    return _start(strategy, space, cfg, run, events, cfg.run.model or str(space_path), dist, owned)
 
 
 def _command(name: str) -> str:
@@ -94,11 +131,17 @@ def _command(name: str) -> str:
 
 def run_search(name: str, space_path: str | Path, config: Any, *, run: RunDir,
                events: EventSink | None = None) -> SearchResult:
-    """Search the space in `space_path` with algorithm `name` as `config` says, into `run`."""
+    """Search the space in `space_path` with algorithm `name` as `config` says, into `run`.
+
+    Under torchrun (a data-parallel strategy) every rank calls this; only rank 0's `run`
+    writes (make it with `RunDir.create(..., enabled=rank == 0)` and the same `out`).
+    """
     strategy = get_search(name)
     require_launch(strategy, _command(name))
     space = _prepared(strategy, space_path, config)
-    return _start(strategy, space, config, run, events, config.run.model or str(space_path))
+    dist, owned = _join(strategy, config.run.device)
+    return _start(strategy, space, config, run, events, config.run.model or str(space_path), dist,
+                  owned)
 
 
 def _prepared(strategy: SearchStrategy, space_path: str | Path, config: Any) -> Model:
@@ -108,7 +151,7 @@ def _prepared(strategy: SearchStrategy, space_path: str | Path, config: Any) -> 
 
 
 def _start(strategy: SearchStrategy, space: Model, config: Any, run: RunDir,
-           events: EventSink | None, source: str) -> SearchResult:
+           events: EventSink | None, source: str, dist: DistContext, owned: bool) -> SearchResult:
     """Record the prepared space and the algorithm in the new run, then search."""
     from nasc.ir.printer import print_model
 
@@ -118,7 +161,7 @@ def _start(strategy: SearchStrategy, space: Model, config: Any, run: RunDir,
                               comment_header(f"the space searched, from {source}") + print_model(space))
             _write_provenance(run, {"algorithm": strategy.name, "status": "running", "space": source})
         run.info(f"space: {source}")
-    return _run(strategy, space, config, run, events, source, resuming=False)
+    return _run(strategy, space, config, run, events, source, dist, owned, resuming=False)
 
 
 def run_algorithm(run_dir: str | Path) -> str:
@@ -143,26 +186,30 @@ def resume_search(run_dir: str | Path, *, events: EventSink | None = None,
     from nasc.frontend import load_model
     from nasc.train.config import validate_config
 
-    run = RunDir.open(run_dir)  # locks the folder: a second resume of it is refused
+    # read without the lock first: the algorithm says whether several processes may resume it
+    view = RunDir.open(run_dir, enabled=False)
+    name = run_algorithm(view.root)
+    if expect is not None and expect != name:
+        raise ConfigError(f"`{view.root}` is a `{name}` search, not `{expect}`", key="--resume",
+                          hint=f"continue it with `nasc search {name} --resume {view.root}`")
+    strategy = get_search(name)
+    require_launch(strategy, _command(name))
+    ensure_sections()
+    raw = view.read_config()
+    if device is not None:
+        raw.setdefault("run", {})["device"] = device
+    config = validate_config(raw)
+    dist, owned = _join(strategy, config.run.device)
+    # rank 0 locks the folder (a second resume of it is refused); the others only read it
+    run = _main_only(dist, lambda enabled: RunDir.open(run_dir, enabled=enabled))
     with _closed_on_error(run):
-        name = run_algorithm(run.root)
-        if expect is not None and expect != name:
-            raise ConfigError(f"`{run.root}` is a `{name}` search, not `{expect}`", key="--resume",
-                              hint=f"continue it with `nasc search {name} --resume {run.root}`")
-        strategy = get_search(name)
-        require_launch(strategy, _command(name))
-        ensure_sections()
-        raw = run.read_config()
-        if device is not None:
-            raw.setdefault("run", {})["device"] = device
-        config = validate_config(raw)
         space_file = run.root / "space.nas"
         if not space_file.is_file():
             raise CheckpointError(f"`{run.root}` has no space.nas: not a search run",
                                   hint=f"resume a folder written by `{_command(name)}`")
         source = config.run.model or str(space_file)
         space = load_model(space_file)
-    return _run(strategy, space, config, run, events, source, resuming=True)
+    return _run(strategy, space, config, run, events, source, dist, owned, resuming=True)
 
 
 @contextlib.contextmanager
@@ -175,7 +222,7 @@ def _closed_on_error(run: RunDir) -> Iterator[None]:
         raise
 
 
-def _header(config: Any) -> dict[str, Any]:
+def _header(config: Any, world_size: int) -> dict[str, Any]:
     import torch
 
     from nasc.train.distributed import resolve_device
@@ -183,18 +230,25 @@ def _header(config: Any) -> dict[str, Any]:
     return {"name": config.run.name, "seed": config.run.seed,
             "device": str(resolve_device(config.run.device)), "nasc": __version__,
             "torch": torch.__version__, "python": platform.python_version(),
-            "threads": config.run.threads or torch.get_num_threads()}
+            "threads": config.run.threads or torch.get_num_threads(), "world_size": world_size}
 
 
 def _run(strategy: SearchStrategy, space: Model, config: Any, run: RunDir, events: EventSink | None,
-         source: str, *, resuming: bool) -> SearchResult:
+         source: str, dist: DistContext, owned: bool, *, resuming: bool) -> SearchResult:
     from nasc.train.checkpoint import Checkpoint
+    from nasc.train.events import null_sink
 
     try:
-        sink = fanout(run.event_sink if run.enabled else None, events)
-        checkpoint = Checkpoint(run.checkpoint_path if run.enabled else None)
-        run.log.add("run", _header(config))
-        ctx = SearchContext(strategy.name, space, config, run, source, sink, checkpoint, resuming)
+        opened = run
+        if dist.enabled and not dist.is_main and run.enabled:  # a caller's run on another rank
+            run = RunDir(run.root, enabled=False)
+        # events come from rank 0 only; every rank of a torchrun job reads rank 0's checkpoint
+        sink = fanout(run.event_sink if run.enabled else None, events) if dist.is_main else null_sink
+        checkpoint = Checkpoint(run.checkpoint_path if run.enabled or dist.enabled else None,
+                                writable=run.enabled)
+        run.log.add("run", _header(config, dist.world_size))
+        ctx = SearchContext(strategy.name, space, config, run, source, sink, checkpoint, resuming,
+                            dist=dist)
         # networks the search builds over `run.max_memory` are refused before they are allocated
         with max_memory(getattr(config.run, "max_memory", None), "run.max_memory"):
             outcome = strategy.search(ctx)
@@ -203,6 +257,9 @@ def _run(strategy: SearchStrategy, space: Model, config: Any, run: RunDir, event
             sink(Message(outcome.message))
     finally:
         run.close()
+        opened.close()
+        if owned:
+            dist.shutdown()
     result.lines = strategy.summary_lines(result)
     return result
 

@@ -34,6 +34,7 @@ from nasc.ir.model import Model
 if TYPE_CHECKING:
     from nasc.search.executor import Executor
     from nasc.train.checkpoint import Checkpoint
+    from nasc.train.distributed import DistContext
     from nasc.train.events import EventSink
     from nasc.train.rundir import RunDir
 
@@ -62,6 +63,9 @@ class SearchContext:
     events: EventSink           # progress events (the CLI renders them; the run log records them)
     checkpoint: Checkpoint      # the run's nested-loop checkpoint (key your loop by `name`)
     resuming: bool = False      # True when `--resume` reopened this run
+    # this process's place in a torchrun job (None: one process); only strategies with
+    # `distributed = True` are launched with several (they shard data, reduce gradients)
+    dist: DistContext | None = None
 
     @property
     def section(self) -> Any:

@@ -115,6 +115,8 @@ class TrainerSection(Section):
                                      "model's own (the source's `aux ... weight W`), a number overrides it")
     drop_path_prob: float = Field(0.2, ge=0, lt=1, description="final drop-path probability (rises "
                                                                    "linearly from 0 over training)")
+    checkpoint_cells: bool = Field(False, description="activation checkpointing per cell (recompute "
+                                                      "each cell in the backward: less memory, slower)")
     amp: bool = Field(False, description="mixed precision (autocast)")
     amp_dtype: Literal["auto", "bf16", "fp16"] = Field(
         "auto", description="autocast type: auto (bf16 on CPU, fp16 with a grad scaler on GPU)")

@@ -115,7 +115,8 @@ class Callback:
         """After the last epoch."""
 
     def state_dict(self) -> dict[str, Any]:
-        """State to checkpoint (tensors and plain containers)."""
+        """State to checkpoint (tensors and plain containers). Called on every DDP rank at
+        each checkpoint (so it may gather per-rank state); rank 0's return value is saved."""
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -168,6 +169,10 @@ class Trainer:
         self.device = device
         self.dist = dist or DistContext()
         self.model = model.to(device)
+        if getattr(trainer, "checkpoint_cells", False):  # every lowered network inside (a supernet's too)
+            for m in self.model.modules():
+                if hasattr(m, "checkpoint_cells"):
+                    m.checkpoint_cells = True
         self.net: nn.Module = self.model
         if self.dist.enabled:
             self.net = nn.parallel.DistributedDataParallel(
@@ -192,6 +197,8 @@ class Trainer:
         self.aux_weight, self.aux_weight_source, self.aux_weight_reason = resolve_aux_weight(
             self.model, getattr(trainer, "aux_weight", None))
         self._aux_announced = False
+        # set by `request_stop` (a search's early-stopping hook): no further epoch starts
+        self.stop_reason: str | None = None
 
     @classmethod
     def from_config(cls, model: nn.Module, config: Any, **kwargs: Any) -> Trainer:
@@ -201,6 +208,12 @@ class Trainer:
                    schedule=config.schedule, **kwargs)
 
     # ------------------------------------------------------------------ pieces callbacks reuse
+
+    def request_stop(self, reason: str) -> None:
+        """End `fit` cleanly after the current epoch (its checkpoint and metrics are written,
+        `on_fit_end` runs). A callback that restores its state on resume calls this again from
+        `on_fit_start`, so a resumed run stops where the original did."""
+        self.stop_reason = reason
 
     def emit(self, event: Any) -> None:
         """Send a progress event (main process only)."""
@@ -274,6 +287,8 @@ class Trainer:
                history: list[dict[str, Any]]) -> dict[str, Any] | None:
         """This loop's checkpoint state (None on ranks other than 0, which only contribute)."""
         ranks = self.dist.all_gather_object({"rng": rng_state(), "stream": train.state_dict()})
+        # asked on every rank: a callback may gather per-rank state (a search's held-out stream)
+        callbacks = {cb.state_key: cb.state_dict() for cb in self.callbacks}
         if not self.dist.is_main:
             return None
         assert self.schedule is not None
@@ -283,7 +298,7 @@ class Trainer:
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.schedule.state_dict(), "scaler": self.precision.scaler.state_dict(),
             "accum": accum, "history": history, "ranks": ranks,
-            "callbacks": {cb.state_key: cb.state_dict() for cb in self.callbacks},
+            "callbacks": callbacks,
         }
 
     def _save(self, epoch: int, step: int, train: BatchStream, accum: Tensor,
@@ -362,6 +377,8 @@ class Trainer:
         self.emit(FitStarted(self.key, self.epochs, steps, start_epoch, start_step, resumed))
 
         for epoch in range(start_epoch, self.epochs):
+            if self.stop_reason is not None:  # a callback stopped the run (see request_stop)
+                break
             first = start_step if epoch == start_epoch else 0
             if first == 0:
                 accum = torch.zeros(3, dtype=torch.float64, device=self.device)
