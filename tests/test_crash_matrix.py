@@ -41,11 +41,11 @@ DARTS = ["search", "darts", str(SPACE), "--second-order", "--set", "search.darts
          "--set", "data.batch_size=8", "--set", "trainer.epochs=3",
          "--set", "trainer.checkpoint_every_steps=1", "--seed", "5", *COMMON]
 RANDOM = ["search", "random", str(SPACE), "--trials", "2", "--set", "search.random.cells=3",
-          "--set", "data.train_size=32", "--set", "data.test_size=8", "--set", "data.batch_size=8",
+          "--set", "data.train_size=96", "--set", "data.test_size=8", "--set", "data.batch_size=8",
           "--set", "trainer.epochs=2", "--set", "trainer.checkpoint_every_steps=1", "--seed", "3", *COMMON]
 PETRIDISH = ["search", "petridish", str(SEED), "--set", "search.petridish.channels=4",
              "--set", "search.petridish.pareto.max_cells=3", "--set", "search.petridish.pareto.max_nodes=2",
-             "--set", "search.petridish.max_jobs=4", "--set", "data.train_size=32",
+             "--set", "search.petridish.max_jobs=6", "--set", "data.train_size=64",
              "--set", "data.test_size=8", "--set", "data.batch_size=8", "--set", "trainer.epochs=1",
              "--set", "trainer.checkpoint_every_steps=1",
              "--set", "search.petridish.candidate_ops=[skip_connect, max_pool_3x3, sep_conv_3x3]", *COMMON]

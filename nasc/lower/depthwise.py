@@ -22,6 +22,8 @@ is written with differentiable ops), so exact second-order checks can run throug
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -42,6 +44,17 @@ class _DepthwiseConv2d(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
         x, w = ctx.saved_tensors
+        # under autocast the forward's conv ran in the autocast dtype (that of `g`) on fp32
+        # inputs: repeat that arithmetic here and return each gradient in its input's dtype,
+        # as autocast's casts do around torch's own conv
+        dtypes = (x.dtype, w.dtype)
+        x, w = x.to(g.dtype), w.to(g.dtype)
+        gx, gw = _DepthwiseConv2d._grads(ctx, g, x, w)
+        return (gx.to(dtypes[0]) if gx is not None else None,
+                gw.to(dtypes[1]) if gw is not None else None, None, None, None)
+
+    @staticmethod
+    def _grads(ctx: Any, g: Tensor, x: Tensor, w: Tensor) -> tuple[Tensor | None, Tensor | None]:
         stride, padding, dilation = ctx.conf
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         gx = _grad_input(g, x, w, stride, padding, dilation) if need_x else None
@@ -53,7 +66,7 @@ class _DepthwiseConv2d(torch.autograd.Function):
                 x.shape[1], mask)
             gx = rx if mask[0] else gx
             gw = rw if mask[1] else gw
-        return gx, gw, None, None, None
+        return gx, gw
 
 
 def _grad_input(g: Tensor, x: Tensor, w: Tensor, stride: Pair, padding: Pair,

@@ -226,8 +226,9 @@ class GuardStep(Callback):
             n = skip_count(self.space, derived, g.skip_cells)
             metrics["skip_count"] = n
             if n >= g.stop_skip:
-                self._stop(trainer, epoch, "darts+", f"the derived {g.skip_cells} cell has {n} "
-                           f"skip connections (stop_skip: {g.stop_skip})")
+                where = "normal cell has" if g.skip_cells == "normal" else "cells have"
+                self._stop(trainer, epoch, "darts+", f"the derived {where} {n} skip "
+                           f"connections (stop_skip: {g.stop_skip})")
                 return
         if g.eigen_threshold is not None:
             lam = dominant_eigenvalue(self.model, self._batches(), iters=g.eigen_iters,

@@ -280,6 +280,7 @@ def _finish(strategy: SearchStrategy, ctx: SearchContext, outcome: SearchOutcome
     if not run.enabled:
         return result
     root = run.root
+    run.remove_temp_files()  # the jobs are over: what a killed job process left behind
     header = comment_header(outcome.header)
     paths = {"final.nas": root / "final.nas", "final.yaml": root / "final.yaml"}
     atomic_write_text(paths["final.nas"], header + print_model(outcome.final))

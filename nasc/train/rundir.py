@@ -203,7 +203,7 @@ class RunDir:
         try:
             # what a killed run left: temporary files of its atomic writes (nested run folders,
             # such as a gallery's eval/, clean their own when they are reopened) and torn lines
-            remove_temp_files(root, skip=lambda d: (d / CONFIG).is_file())
+            _remove_temp_files(root)
             for jsonl in sorted(root.glob("*.jsonl")):
                 trim_torn_tail(jsonl)
             _end_with_newline(root / "log.txt")
@@ -317,6 +317,12 @@ class RunDir:
         if line is not None:
             self.info(line)
 
+    def remove_temp_files(self) -> list[Path]:
+        """Delete temporary files of interrupted atomic writes in this folder (not in nested run
+        folders): `open` does it, and a search once its jobs are over, since a job process killed
+        mid-write (a Ray worker) leaves one that the rerun job does not reuse."""
+        return _remove_temp_files(self.root) if self.enabled else []
+
     def close(self) -> None:
         """Flush and close the logs and the TensorBoard writer, and release the folder's lock
         (idempotent)."""
@@ -335,6 +341,11 @@ class RunDir:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def _remove_temp_files(root: Path) -> list[Path]:
+    # a nested run folder (a gallery's eval/) may be in use by another process: it cleans its own
+    return remove_temp_files(root, skip=lambda d: (d / CONFIG).is_file())
 
 
 def _refuse_nonempty(root: Path) -> None:

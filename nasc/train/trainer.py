@@ -286,7 +286,9 @@ class Trainer:
     def _state(self, epoch: int, step: int, train: BatchStream, accum: Tensor,
                history: list[dict[str, Any]]) -> dict[str, Any] | None:
         """This loop's checkpoint state (None on ranks other than 0, which only contribute)."""
-        ranks = self.dist.all_gather_object({"rng": rng_state(), "stream": train.state_dict()})
+        # each rank's own: generators, stream position and its shard's running epoch sums
+        ranks = self.dist.all_gather_object({"rng": rng_state(), "stream": train.state_dict(),
+                                             "accum": accum.cpu()})
         # asked on every rank: a callback may gather per-rank state (a search's held-out stream)
         callbacks = {cb.state_key: cb.state_dict() for cb in self.callbacks}
         if not self.dist.is_main:
@@ -340,6 +342,13 @@ class Trainer:
                 cb.load_state_dict(saved_cbs[cb.state_key])
         self.global_step = int(state["global_step"])
 
+    def _own_accum(self, state: dict[str, Any]) -> Tensor:
+        """This rank's running epoch sums (older checkpoints kept rank 0's only)."""
+        ranks = state["ranks"]
+        if len(ranks) == self.dist.world_size and "accum" in ranks[self.dist.rank]:
+            return ranks[self.dist.rank]["accum"]
+        return state["accum"]
+
     # ------------------------------------------------------------------ the loop
 
     def fit(self, train: BatchStream, test: DeviceData | None = None) -> FitResult:
@@ -356,7 +365,7 @@ class Trainer:
             self._restore(saved, train)
             start_epoch, start_step = int(saved["epoch"]), int(saved["step"])
             history = [dict(row) for row in saved["history"]]
-            accum = saved["accum"].to(self.device)
+            accum = self._own_accum(saved).to(self.device)
             resumed = True
         if self.run is not None:
             if resumed:  # drop rows the killed run wrote after its last checkpoint

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from nasc import api
 from nasc.cli.app import app
 from nasc.cli.units import mib, si
-from nasc.errors import ConfigError, Diagnostics, NascError, ParseError, ValidationError, did_you_mean
+from nasc.errors import ConfigError, Diagnostics, NascError, ParseError, did_you_mean
 from nasc.overrides import parse_overrides
 from nasc.train.config import load_config
 

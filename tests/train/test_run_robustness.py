@@ -136,6 +136,7 @@ def _holder(path: Path, how: str) -> subprocess.Popen[str]:
 
 def test_a_second_process_is_refused_naming_the_holder(tmp_path: Path) -> None:
     run = _new_run(tmp_path / "run")
+    (run.root / "provenance.json").write_text('{"algorithm": "darts"}')
     run.close()
     holder = _holder(run.root, "open")
     try:
