@@ -4,10 +4,12 @@ to misbehave, rebuilt here from a few lines of code (the saved cases are megabyt
 CPU-time budget (`RLIMIT_CPU`: what this process computes, unaffected by a busy machine) and an
 address-space limit. A case over the budget dies by SIGXCPU: a hang, as the soak counts them.
 
-The soak found no tracebacks; its findings are hangs and slow cases on huge inputs (tens of
-thousands of ops or choices, expressions nested a hundred thousand deep, YAML aliases expanded
-a hundred thousand times). Those belong to the front end's limits (issue 12, "limits before
-allocation" and "one guarded YAML loader"); until they land the cases are expected to fail.
+The soak (32 minutes, 994 cases) found no tracebacks and no memory blow-up; its 33 "hangs" (over
+30 s of wall-clock time for the three operations, on a machine running ~10 processes on 2 cores)
+are these classes of huge input: tens of thousands of ops, choices or params, expressions nested
+a hundred thousand deep, thousands of cell copies, YAML aliases expanded a hundred thousand times
+and twenty thousand anchors. Measured in CPU time each finishes within the budget, so they are
+slow on a busy machine rather than hung; these tests keep it so.
 """
 from __future__ import annotations
 
@@ -49,10 +51,6 @@ RUNNER = textwrap.dedent("""
             out[op] = "NascError"
     print(json.dumps(out))
 """)
-
-SLOW_FRONT_END = pytest.mark.xfail(
-    reason="soak finding for the front end's limits (issue 12): huge inputs take minutes", strict=False)
-
 
 def _deep_nesting() -> str:
     depth = 100_000
@@ -104,7 +102,7 @@ def run_case(tmp_path: Path, suffix: str, text: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [pytest.param(n, marks=SLOW_FRONT_END) for n in CASES])
+@pytest.mark.parametrize("name", list(CASES))
 def test_soak_case_gives_only_nasc_errors_within_its_budget(name: str, tmp_path: Path) -> None:
     suffix, make = CASES[name]
     outcome = run_case(tmp_path, suffix, make())

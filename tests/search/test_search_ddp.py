@@ -13,11 +13,13 @@ puts a BN after each pool, so the space has no pools either) the runs agree to f
 1e-6 absolute for first order, and 1e-5 for second order, whose finite-difference quotient divides
 rounding differences by `2 eps`. With batch norm each rank normalises with the statistics of its
 own 8 samples instead of all 16 (SyncBatchNorm does not run on gloo/CPU), which changes every
-gradient by a few percent; Adam's first steps move each alpha by about its lr whatever the
-gradient's size, so an alpha whose gradient is near zero may step the other way. On the DARTS toy
-space the test asks the weights to agree within 2% (relative norm of the difference; measured:
-0.1-0.2% after two steps) and each alpha within the two steps' worth of Adam's lr.
-Augmentation is off there: each rank augments its shard with its own generator.
+gradient (at these batch sizes by tens of percent of a step's update), and Adam moves each alpha
+by about its lr per step whatever the gradient's size, so an alpha whose gradient is near zero
+may step the other way. On the DARTS toy space the test asks the whole parameter vector to agree
+within 2% (norm of the difference over the norm; measured 0.14% after the first step, 0.5% after
+four) and each alpha within the four steps' worth of Adam's lr of both runs; the exactness of the
+reductions is what the batch-norm-free test checks. Augmentation is off in both: each rank
+augments its shard with its own generator.
 """
 from __future__ import annotations
 
@@ -176,17 +178,16 @@ def test_with_batch_norm_ranks_agree_and_stay_close_to_one_process(tmp_path: Pat
     _run(tmp_path / "one", [*args, "--out", str(tmp_path / "run1")], procs=1)
     r0, r1, one = (_dump(tmp_path / d / f"rank{r}.pt") for d, r in
                    (("ddp", 0), ("ddp", 1), ("one", 0)))
-    for a, b in zip(r0["steps"], r1["steps"]):  # type: ignore[call-overload]
+    steps0, steps1, steps_one = r0["steps"], r1["steps"], one["steps"]
+    assert isinstance(steps0, list) and isinstance(steps1, list) and isinstance(steps_one, list)
+    assert len(steps0) == len(steps_one) == 4
+    for a, b in zip(steps0, steps1):
         assert torch.equal(a, b)
-    weights0, weights_one = _params(r0, ("net.",)), _params(one, ("net.",))
-    for key, w in weights0.items():
-        if key.endswith(("running_mean", "running_var", "num_batches_tracked")):
-            continue  # batch statistics of 8 samples vs 16: not comparable
-        ref = weights_one[key]
-        assert (w - ref).norm() <= 0.02 * ref.norm() + 1e-6, key
+    for a, ref in zip(steps0, steps_one):  # weights and alphas, flattened
+        assert (a - ref).norm() <= 0.02 * ref.norm()
     lr = 3e-3  # the toy config's alpha lr: Adam moves an alpha by about lr per step
     for key, alpha in _params(r0, ("arch.",)).items():
-        assert (alpha - one["state"][key]).abs().max() <= 2 * 2 * lr, key  # type: ignore[index]
+        assert (alpha - one["state"][key]).abs().max() <= 2 * 4 * lr, key  # type: ignore[index]
 
 
 # ------------------------------------------------------------------ SIGKILL and resume
