@@ -19,6 +19,7 @@ retried by Ray itself (`max_retries`). `KeyboardInterrupt` is never swallowed.
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -105,7 +106,7 @@ def call_with_retries(target: str, args: Mapping[str, Any], retries: int,
     return JobResult("", None, error, retries + 1, time.perf_counter() - started)
 
 
-class Executor:
+class Executor(ABC):
     """Base of executors; use as a context manager so resources are released.
 
     `submit` queues a job; `next_result` returns one result: the oldest submitted job's
@@ -131,9 +132,9 @@ class Executor:
     def _started(self, job: Job) -> None:
         """Hook: start the job now where the executor runs jobs in the background."""
 
+    @abstractmethod
     def next_result(self, *, ordered: bool = True) -> JobResult:
         """The result of the oldest submitted job (`ordered`) or of the first to finish."""
-        raise NotImplementedError
 
     def cancel_pending(self) -> list[Job]:
         """Drop every job not yet returned (a stopped search); returns them."""
